@@ -1,0 +1,196 @@
+"""Adoption Radar: the `adoption` command line and the Dash app shell.
+
+This is the one module that may import every layer (pipelines, metrics, dashboards);
+each command only parses its options and hands over. `python app.py` is the embedded
+default: build the demo into data/ when it is not there, then serve it.
+"""
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.errors import InputError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEMO_INPUT = DATA_DIR / "demo"
+DEMO_DB = DATA_DIR / "adoption.duckdb"
+
+cli = typer.Typer(
+    help="Adoption Radar: find the users whose use of the product quietly fades.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _user_facing(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Exit 2 with the message for unusable input, 1 for a fault; never a bare traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False)
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("ADOPTION_DEBUG"):
+                traceback.print_exc()
+            err.print(
+                f"[bold red]internal error:[/] {type(error).__name__}: {error}\n"
+                "Set ADOPTION_DEBUG=1 to see the details.",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+
+    return run
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+@cli.command()
+@_user_facing
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the input files into.")],
+    users: Annotated[int, typer.Option(min=10, help="Number of users.")] = 2000,
+    sites: Annotated[int, typer.Option(min=2, help="Number of sites.")] = 30,
+    weeks: Annotated[int, typer.Option(min=16, help="Weeks of history.")] = 52,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same files.")] = 7,
+) -> None:
+    """Write a realistic synthetic input folder, and truth.csv naming what was planted."""
+    from pipelines.demo_data import write_demo
+
+    with _progress() as progress:
+        task = progress.add_task("generate", total=100)
+
+        def advance(stage: str, fraction: float) -> None:
+            progress.update(task, description=stage, completed=round(100 * fraction))
+
+        summary = write_demo(out_dir, users=users, sites=sites, weeks=weeks, seed=seed, progress=advance)
+    out.print(f"Wrote {summary.events:,} events for {users:,} users at {sites} sites to {out_dir}")
+
+
+@cli.command()
+@_user_facing
+def build(
+    input_dir: Annotated[Path, typer.Option("--input", help="The input folder.")],
+    db: Annotated[Path, typer.Option(help="The DuckDB file to write (replaced atomically).")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Report on the week of this date."),
+    ] = None,
+) -> None:
+    """Load, validate and model an input folder into the DuckDB file."""
+    from pipelines.build import build as run_build
+
+    with _progress() as progress:
+        task = progress.add_task("build", total=None)
+
+        def on_step(description: str, step: int, total: int) -> None:
+            progress.update(task, description=description, completed=step, total=total)
+
+        summary = run_build(input_dir, db, as_of.date() if as_of else None, on_step=on_step)
+        progress.update(task, description="done", completed=progress.tasks[0].total)
+    _print_build_summary(summary)
+
+
+def _print_build_summary(summary: Any) -> None:
+    out.print(f"Built {summary.db_path}, as of the week of {summary.as_of:%d %b %Y}.")
+    table = Table()
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.table_rows.items():
+        table.add_row(name, f"{rows:,}")
+    out.print(table)
+    out.print(
+        f"Read {summary.rows_read:,} rows from {len(summary.files)} files: {summary.rows_loaded:,} loaded "
+        f"({summary.duplicate_events:,} repeated event deliveries counted once), "
+        f"{summary.rows_quarantined:,} quarantined. {summary.seconds:.1f} s."
+    )
+    if summary.rows_quarantined:
+        out.print("See the quarantine table (or the /data page) for the reasons.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(db_path: Path):
+    """The Dash shell: pages from dashboards/, navigation from the page registry."""
+    import dash
+    from dash import html
+
+    app = dash.Dash(__name__, use_pages=True, pages_folder="dashboards", title="Adoption Radar")
+    app.server.config["ADOPTION_DB"] = str(db_path)
+    nav = html.Nav(
+        [html.A(page["name"], href=page["relative_path"], className="nav-link") for page in dash.page_registry.values()
+         if page.get("nav", True)],
+        **{"aria-label": "Pages"},
+    )
+    app.layout = html.Div([html.Header([html.H1("Adoption Radar"), nav]), html.Main(dash.page_container)])
+    return app
+
+
+@cli.command()
+@_user_facing
+def serve(
+    db: Annotated[Path, typer.Option(help="The DuckDB file written by `adoption build`.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
+) -> None:
+    """Serve the dashboard over the DuckDB file, opened read-only."""
+    if not _is_loopback(host):
+        raise InputError(f"refusing to serve on {host} without sign-in: only loopback addresses are allowed")
+    if not db.is_file():
+        raise InputError(f"{db}: no such database; run `adoption build` first")
+    from waitress import serve as waitress_serve
+
+    app = create_app(db)
+    err.print(f"Serving {db} at http://{host}:{port}/ (Ctrl+C to stop)")
+    waitress_serve(app.server, host=host, port=port, threads=8)
+
+
+def main() -> None:
+    """`python app.py`: the demo, built into data/ on first run, then served."""
+    if not DEMO_DB.exists():
+        if not DEMO_INPUT.exists():
+            demo(out_dir=DEMO_INPUT)
+        build(input_dir=DEMO_INPUT, db=DEMO_DB, as_of=None)
+    serve(db=DEMO_DB)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)

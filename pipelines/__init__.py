@@ -1,0 +1,1 @@
+"""Input files to DuckDB: load, validate, quarantine, and the SQL models."""

@@ -1,0 +1,177 @@
+"""One build: input folder in, a complete DuckDB file out, or the old file untouched.
+
+The build writes a new file beside the target and renames it over the target only
+when everything succeeded. A reader holding the old file open keeps reading the old
+file; a build that fails or is killed leaves the previous file as it was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from pipelines.errors import InputError
+from pipelines.input_files import discover
+from pipelines.load import FileLoad, load_folder
+from pipelines.sql_runner import load_models, run_models
+from pipelines.table_docs import comment_models, comment_tables, table_docs
+
+# A later stage (the metrics) reads the contract tables and writes its own.
+Stage = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
+OnStep = Callable[[str, int, int], None]
+
+PIPELINE_TABLES = ["user_weeks", "site_weeks", "quarantine", "build_runs"]
+MEMORY_LIMIT = os.environ.get("ADOPTION_MEMORY_LIMIT", "3GB")
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    run_id: str
+    db_path: Path
+    as_of: date
+    files: list[FileLoad]
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    duplicate_events: int
+    table_rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _temp_path(db_path: Path) -> Path:
+    return db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
+
+
+def _remove_abandoned(db_path: Path) -> None:
+    """Delete temp files of earlier builds that were killed before they finished."""
+    for path in db_path.parent.glob(f".{db_path.name}.building-*"):
+        pid = path.name.rsplit("-", 1)[-1].split(".")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("set temp_directory = ?", [str(path) + ".spill"])
+    con.execute("set preserve_insertion_order = true")
+    return con
+
+
+def _previous_runs(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    """Create build_runs holding the rows of the file being replaced, if it has them."""
+    con.execute(
+        """create table main.build_runs (run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+        as_of DATE, input_files VARCHAR, rows_loaded BIGINT, rows_quarantined BIGINT,
+        duplicate_events BIGINT, status VARCHAR)"""
+    )
+    if not db_path.exists():
+        return
+    try:
+        con.execute("attach ? as previous (read_only)", [str(db_path)])
+        con.execute("insert into main.build_runs by name select * from previous.main.build_runs")
+    except duckdb.Error:
+        pass  # an older or foreign file: history starts again with this build
+    finally:
+        con.execute("detach database if exists previous")
+
+
+def _drop_intermediates(con: duckdb.DuckDBPyConnection) -> None:
+    """Typed copies of the raw input are only needed while building."""
+    for schema in ("landing", "staging"):
+        con.execute(f"drop schema {schema} cascade")
+    for model in load_models():
+        if model.schema == "core" and model.materialized == "view":
+            con.execute(f"drop view if exists {model.qualified_name}")
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str):
+    return con.execute(sql).fetchall()[0][0]
+
+
+def build(
+    input_dir: Path,
+    db_path: Path,
+    as_of: date | None = None,
+    stages: Sequence[Stage] = (),
+    on_step: OnStep = lambda description, step, total: None,
+) -> BuildSummary:
+    """Build db_path from input_dir; raise InputError when the input is unusable."""
+    clock = time.perf_counter()
+    started_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    run_id = f"{started_at:%Y%m%dT%H%M%S}-{os.getpid()}"
+    folder = discover(input_dir)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(db_path)
+    models = load_models()
+    total = len(folder.files) + len(models) + len(stages) + 1
+    step = iter(range(total))
+
+    temp_path = _temp_path(db_path)
+    temp_path.unlink(missing_ok=True)
+    con = _connect(temp_path)
+    try:
+        loads = load_folder(con, folder, started_at, lambda f: on_step(f"load {f.path.name}", next(step), total))
+        run_models(con, {"as_of": as_of}, lambda m: on_step(f"model {m.qualified_name}", next(step), total))
+        window_as_of = _scalar(con, "select as_of from core.build_window")
+        if window_as_of is None:
+            raise InputError(f"{input_dir}: the events input has no usable event, so there is no week to report on")
+        duplicate_events = _scalar(
+            con, "select (select count(*) from core.event_checks where reject_reason is null) - count(*) from core.events"
+        )
+        for name, stage in stages:
+            on_step(name, next(step), total)
+            stage(con)
+        on_step("write the file", next(step), total)
+        _drop_intermediates(con)
+        rows_read = sum(f.rows_read for f in loads)
+        rows_quarantined = _scalar(con, "select count(*) from main.quarantine")
+        _previous_runs(con, db_path)
+        con.execute(
+            "insert into main.build_runs values (?, ?, ?, ?, ?, ?, ?, ?, 'succeeded')",
+            [
+                run_id,
+                started_at,
+                datetime.now(timezone.utc).replace(tzinfo=None),
+                window_as_of,
+                json.dumps([f.path for f in loads]),
+                rows_read - rows_quarantined,
+                rows_quarantined,
+                duplicate_events,
+            ],
+        )
+        documented = [t for t in table_docs() if t in {r[0] for r in con.execute("show tables").fetchall()}]
+        comment_tables(con, documented)
+        comment_models(con, [m for m in models if m.materialized == "table"])
+        table_rows = {t: _scalar(con, f"select count(*) from main.{t}") for t in documented}
+        con.execute("checkpoint")
+        con.close()
+        os.replace(temp_path, db_path)
+    except BaseException:
+        con.close()
+        temp_path.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(str(temp_path) + ".spill", ignore_errors=True)
+        Path(str(temp_path) + ".wal").unlink(missing_ok=True)
+
+    return BuildSummary(
+        run_id=run_id,
+        db_path=db_path,
+        as_of=window_as_of,
+        files=loads,
+        rows_read=rows_read,
+        rows_loaded=rows_read - rows_quarantined,
+        rows_quarantined=rows_quarantined,
+        duplicate_events=duplicate_events,
+        table_rows=table_rows,
+        seconds=time.perf_counter() - clock,
+    )

@@ -1,0 +1,99 @@
+"""The contract's input items: which columns each has, their types, which are required.
+
+Only the columns named here are ever read; anything else in a file (notably the
+free-text ticket columns, which may hold patient data) never leaves the file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["id", "text", "timestamp", "date", "integer", "boolean", "json"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    columns: tuple[Column, ...]
+    required: bool
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+ITEMS: dict[str, Item] = {
+    item.name: item
+    for item in (
+        Item(
+            "sites",
+            (
+                Column("site_id", "id", required=True),
+                Column("name", "text"),
+                Column("region", "text"),
+                Column("go_live_date", "date"),
+                Column("licensed_seats", "integer"),
+                Column("owner", "text"),
+            ),
+            required=False,
+        ),
+        Item(
+            "users",
+            (
+                Column("user_id", "id", required=True),
+                Column("site_id", "id", required=True),
+                Column("role", "text"),
+                Column("invited_at", "timestamp", required=True),
+                Column("deactivated_at", "timestamp"),
+            ),
+            required=True,
+        ),
+        Item(
+            "events",
+            (
+                Column("user_id", "id", required=True),
+                Column("timestamp", "timestamp", required=True),
+                Column("event_name", "text", required=True),
+                Column("event_id", "id"),
+                Column("site_id", "id"),
+                Column("properties", "json"),
+            ),
+            required=True,
+        ),
+        Item(
+            "tickets",
+            (
+                Column("ticket_id", "id", required=True),
+                Column("created_at", "timestamp", required=True),
+                Column("user_id", "id"),
+                Column("site_id", "id"),
+                Column("solved_at", "timestamp"),
+                Column("status", "text"),
+                Column("priority", "text"),
+                Column("category", "text"),
+                Column("channel", "text"),
+            ),
+            required=False,
+        ),
+        Item(
+            "trainings",
+            (
+                Column("site_id", "id", required=True),
+                Column("session_date", "date", required=True),
+                Column("user_id", "id"),
+                Column("kind", "text"),
+                Column("attended", "boolean"),
+            ),
+            required=False,
+        ),
+    )
+}
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}

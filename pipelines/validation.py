@@ -1,0 +1,125 @@
+"""Type every input row and say, in plain words, what is wrong with it if anything.
+
+The loader inserts each file's rows into `landing.<item>`: the typed columns, the
+file and row they came from, a `reason` (null for a good row) and, for a bad row
+only, the row's original values as JSON so it can be shown in `quarantine`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from pipelines.input_spec import Column, ColumnType, Item
+from pipelines.sql_runner import bound
+
+SQL_TYPES: dict[ColumnType, str] = {
+    "id": "VARCHAR",
+    "text": "VARCHAR",
+    "json": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "integer": "BIGINT",
+    "boolean": "BOOLEAN",
+}
+
+TYPE_WORDS: dict[ColumnType, str] = {
+    "timestamp": "an ISO 8601 timestamp",
+    "date": "a YYYY-MM-DD date",
+    "integer": "a whole number",
+    "boolean": "true or false",
+}
+
+# Timestamps that must have happened by the time of the build: a future event or
+# invitation would move `as_of` into the future and turn every user into a churner.
+NOT_IN_FUTURE = {("events", "timestamp"), ("tickets", "created_at"), ("users", "invited_at")}
+EARLIEST_PLAUSIBLE = "1990-01-01"
+SHOWN_CHARS = 60
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def landing_ddl(item: Item) -> str:
+    columns = ", ".join(f"{_q(c.name)} {SQL_TYPES[c.type]}" for c in item.columns)
+    return (
+        f"create table landing.{item.name} ({columns}, source_file VARCHAR, "
+        "row_number BIGINT, reason VARCHAR, raw VARCHAR)"
+    )
+
+
+def _text(source: str | None) -> str:
+    return f"nullif(trim(cast({_q(source)} as varchar)), '')" if source else "null::varchar"
+
+
+def _typed(column: Column, source: str | None) -> str:
+    if source is None:
+        return f"null::{SQL_TYPES[column.type]}"
+    text = _text(source)
+    match column.type:
+        case "timestamp":
+            return f"try_cast(try_cast({_q(source)} as timestamptz) as timestamp)"
+        case "date":
+            return (
+                f"coalesce(try_cast({_q(source)} as date), "
+                f"try_cast(try_cast({_q(source)} as timestamptz) as date))"
+            )
+        case "integer":
+            return f"try_cast({text} as bigint)"
+        case "boolean":
+            return f"try_cast({text} as boolean)"
+        case _:
+            return text
+
+
+def _checks(item: Item, column: Column) -> list[str]:
+    """SQL expressions that give a reason text when this column makes the row bad."""
+    name, text = _q(column.name), _q(f"{column.name}__text")
+    shown = f"left({text}, {SHOWN_CHARS})"
+    checks = []
+    if column.required:
+        checks.append(f"case when {text} is null then '{column.name} is missing' end")
+    if column.type in TYPE_WORDS:
+        checks.append(
+            f"case when {text} is not null and {name} is null then "
+            f"'{column.name} ''' || {shown} || ''' is not {TYPE_WORDS[column.type]}' end"
+        )
+    if column.type == "timestamp":
+        checks.append(
+            f"case when {name} < TIMESTAMP '{EARLIEST_PLAUSIBLE}' then "
+            f"'{column.name} ' || {shown} || ' is before {EARLIEST_PLAUSIBLE}' end"
+        )
+    if (item.name, column.name) in NOT_IN_FUTURE:
+        checks.append(
+            f"case when {name} > $built_at then "
+            f"'{column.name} ' || {shown} || ' is in the future (after the build started)' end"
+        )
+    if column.type == "integer":
+        checks.append(f"case when {name} < 0 then '{column.name} ' || {shown} || ' is negative' end")
+    return checks
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    item: Item,
+    view: str,
+    source_columns: dict[str, str],
+    source_file: str,
+    built_at: datetime,
+) -> None:
+    """Insert the rows of temp view `view` into landing.<item>, typed and checked."""
+    sources = {c.name: source_columns.get(c.name) for c in item.columns}
+    typed = ", ".join(f"{_typed(c, sources[c.name])} as {_q(c.name)}" for c in item.columns)
+    texts = ", ".join(f"{_text(sources[c.name])} as {_q(c.name + '__text')}" for c in item.columns)
+    checks = ", ".join(check for c in item.columns for check in _checks(item, c))
+    raw = ", ".join(f"{_q(c.name)} := {_q(c.name + '__text')}" for c in item.columns if sources[c.name])
+    columns = ", ".join(_q(c.name) for c in item.columns)
+    sql = f"""insert into landing.{item.name}
+        select {columns}, $source_file, row_number, reason,
+               case when reason is not null then to_json(struct_pack({raw})) end
+        from (
+            select *, nullif(concat_ws('; ', {checks}), '') as reason
+            from (select {typed}, {texts}, row_number from {view})
+        )"""
+    con.execute(sql, bound(sql, {"source_file": source_file, "built_at": built_at}))

@@ -1,0 +1,32 @@
+"""Shared fixtures: the hand-made tiny input, built once, and the `adoption` command."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.build import build
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = FIXTURES / "tiny"
+ADOPTION = str(Path(sys.executable).with_name("adoption"))
+
+
+def adoption(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed `adoption` command as a user would."""
+    return subprocess.run([ADOPTION, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(scope="session")
+def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
+    build(TINY, db)
+    return db

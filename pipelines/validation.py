@@ -65,8 +65,8 @@ def _typed(column: Column, source: str | None) -> str:
                 f"coalesce(try_cast({_q(source)} as date), "
                 f"try_cast(try_cast({_q(source)} as timestamptz) as date))"
             )
-        case "integer":
-            return f"try_cast({text} as bigint)"
+        case "integer":  # "12.7" is not a seat count; DuckDB would round it
+            return f"try_cast(case when regexp_full_match({text}, '[+-]?[0-9]+') then {text} end as bigint)"
         case "boolean":
             return f"try_cast({text} as boolean)"
         case _:

@@ -371,7 +371,7 @@ def _group_time_att(
     ]
     return GroupTimeEffects(
         periods=panel.periods,
-        group=np.concatenate([np.full(c.time.size, g) for g, c in zip(cohorts, cells)]),
+        group=np.concatenate([c.group for c in cells]),
         time=np.concatenate([c.time for c in cells]),
         estimate=np.concatenate([c.estimate for c in cells]),
         influence=np.hstack([c.influence for c in cells]),
@@ -388,6 +388,7 @@ def _group_time_att(
 class _Cells:
     """The ATT(g, t) of one cohort g over the periods t it can be compared in."""
 
+    group: np.ndarray
     time: np.ndarray
     estimate: np.ndarray
     influence: np.ndarray
@@ -425,6 +426,7 @@ def _cohort_cells(
         - control * (change - control_mean) / n_control
     )
     return _Cells(
+        group=np.full(time.size, g),
         time=time,
         estimate=treated_mean - control_mean,
         influence=influence,
@@ -451,7 +453,9 @@ def _comparison_periods(
     return time, np.where(time >= g, last_untreated, time - 1)
 
 
-def _share_weighted_cells(effects: GroupTimeEffects, cells: np.ndarray) -> tuple[float, np.ndarray]:
+def _share_weighted_cells(
+    effects: GroupTimeEffects, cells: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Group-size-weighted mean of the chosen cells and its influence function."""
     return _share_weighted(
         effects.estimate[cells],
@@ -467,8 +471,8 @@ def _share_weighted(
     """Mean of estimates weighted by their group's share of units, with its influence
     function.
 
-    The shares are estimated too, so their own influence function enters (R did's
-    `wif`): the share-weighted influence of the estimates plus that of the weights.
+    The shares are estimated too, so the influence function has a second part for them
+    (R did's `wif`): that of a ratio sum(share * estimate) / sum(share).
     """
     membership = unit_group[:, None] == groups[None, :]
     share = membership.mean(axis=0)
@@ -476,10 +480,9 @@ def _share_weighted(
     estimate = float(share @ estimates / total)
     share_deviation = membership - share
     weights_influence = (
-        share_deviation / total
-        - share_deviation.sum(axis=1, keepdims=True) * share[None, :] / total**2
-    )
-    return estimate, influence @ (share / total) + weights_influence @ estimates
+        share_deviation @ estimates - share_deviation.sum(axis=1) * estimate
+    ) / total
+    return estimate, influence @ (share / total) + weights_influence
 
 
 def _standard_errors(influence: np.ndarray) -> np.ndarray | float:
@@ -596,23 +599,31 @@ def _first_treated_index(first_treated: pl.Series, periods: pl.Series) -> np.nda
     """
     if first_treated.dtype.is_numeric():
         first_treated = first_treated.replace(0, None)
+    as_period = _cast_like(first_treated, periods)
+    grid = periods.to_numpy()
+    value = as_period.fill_null(periods[0]).to_numpy()
+    position = np.searchsorted(grid, value)
+    treated = as_period.is_not_null().to_numpy()
+    after_panel = position == grid.size
+    exact = (grid[np.minimum(position, grid.size - 1)] == value) & (
+        as_period.cast(first_treated.dtype) == first_treated
+    ).fill_null(True).to_numpy()
+    off_grid = treated & ~after_panel & (position > 0) & ~exact
+    if off_grid.any():
+        shown = first_treated.filter(pl.Series(off_grid))[0]
+        raise ValueError(f"first treated period {shown!r} is not one of the panel's periods")
+    return np.where(treated & ~after_panel, position, _NEVER).astype(float)
+
+
+def _cast_like(first_treated: pl.Series, periods: pl.Series) -> pl.Series:
+    """First treated periods in the period column's type, so they can be looked up."""
     try:
-        first_treated = first_treated.cast(periods.dtype)
+        return first_treated.cast(periods.dtype)
     except pl.exceptions.InvalidOperationError as error:
         raise ValueError(
             f"first treated periods ({first_treated.dtype}) must have the period type "
             f"({periods.dtype})"
         ) from error
-    treated = first_treated.is_not_null().to_numpy()
-    grid = periods.to_numpy()
-    position = np.searchsorted(grid, first_treated.fill_null(periods[0]).to_numpy())
-    after_panel = position == grid.size
-    on_grid = first_treated.is_in(periods).fill_null(False).to_numpy()
-    off_grid = treated & ~after_panel & (position > 0) & ~on_grid
-    if off_grid.any():
-        value = first_treated.filter(pl.Series(off_grid))[0]
-        raise ValueError(f"first treated period {value!r} is not one of the panel's periods")
-    return np.where(treated & ~after_panel, position, _NEVER).astype(float)
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -106,6 +106,7 @@ def build(
     ] = None,
 ) -> None:
     """Load, validate and model an input folder into the DuckDB file."""
+    from metrics.build_stages import BUILD_STAGES
     from pipelines.build import build as run_build
 
     with _progress() as progress:
@@ -114,7 +115,7 @@ def build(
         def on_step(description: str, step: int, total: int) -> None:
             progress.update(task, description=description, completed=step, total=total)
 
-        summary = run_build(input_dir, db, as_of.date() if as_of else None, on_step=on_step)
+        summary = run_build(input_dir, db, as_of.date() if as_of else None, stages=BUILD_STAGES, on_step=on_step)
         progress.update(task, description="done", completed=progress.tasks[0].total)
     _print_build_summary(summary)
 

@@ -137,6 +137,51 @@ def _print_build_summary(summary: Any) -> None:
         out.print("See the quarantine table (or the /data page) for the reasons.")
 
 
+@cli.command()
+@_user_facing
+def evaluate(
+    input_dir: Annotated[Path, typer.Option("--input", help="The demo folder holding truth.csv.")],
+    db: Annotated[Path, typer.Option(help="The DuckDB file built from that folder.")],
+) -> None:
+    """Precision, recall and detection delay of the quiet flag, ours beside the 30-day rule."""
+    import polars as pl
+
+    from metrics.evaluation import evaluate as run_evaluation
+    from metrics.store import reading
+
+    truth_file = input_dir / "truth.csv"
+    if not truth_file.is_file():
+        raise InputError(f"{truth_file}: no such file; evaluate needs the demo's planted truth")
+    if not db.is_file():
+        raise InputError(f"{db}: no such database; run `adoption build` first")
+    truth = pl.read_csv(truth_file, schema_overrides={"user_id": pl.String, "kind": pl.String, "drop_week": pl.String})
+    with reading(db) as con:
+        scores, statuses = run_evaluation(con, truth)
+    table = Table(title="Planted silent droppers (silent_stop, silent_fade) at as_of")
+    for column in ["method", "flagged", "precision", "recall", "median delay (weeks)", "detected by as_of"]:
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for score in scores:
+        delay = "-" if score.median_delay_weeks is None else f"{score.median_delay_weeks:.1f}"
+        table.add_row(score.method, f"{score.flagged:,}", f"{score.precision:.3f}", f"{score.recall:.3f}", delay,
+                      f"{score.detected_by_as_of:,} of {score.droppers:,}")
+    out.print(table)
+    _print_crosstab(statuses)
+
+
+def _print_crosstab(statuses: Any) -> None:
+    """Planted kind by status, statuses in the contract's order."""
+    from metrics.quiet_users import STATUSES
+
+    counts = {(kind, status): n for kind, status, n in statuses.group_by("kind", "status").len().iter_rows()}
+    table = Table(title="Status at as_of of each planted kind")
+    table.add_column("planted kind")
+    for status in STATUSES:
+        table.add_column(status.replace("_", " "), justify="right")
+    for kind in sorted({kind for kind, _ in counts if kind is not None}):
+        table.add_row(kind, *[str(counts.get((kind, status), 0)) for status in STATUSES])
+    out.print(table)
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -122,7 +122,7 @@ def write_user_status(con: duckdb.DuckDBPyConnection) -> None:
     """Build stage: read the weekly tables, score every user, write main.user_status."""
     [(as_of,)] = con.execute("select as_of from core.build_window").fetchall()
     user_weeks = con.sql("select user_id, site_id, week, events, active_days, is_enrolled from main.user_weeks").pl()
-    status = score_users(user_facts(con), user_weeks, user_tickets(con), as_of)
+    status = score_users(user_facts(con, as_of), user_weeks, user_tickets(con, as_of), as_of)
     con.register("user_status_frame", status.with_columns(pl.col("status").cast(pl.String)).to_arrow())
     con.execute("create or replace table main.user_status as select * from user_status_frame")
     con.unregister("user_status_frame")

@@ -1,25 +1,23 @@
 """What the status of a user rests on besides weekly counts: dates, tickets, training."""
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 import duckdb
 import polars as pl
 
 FACTS_SQL = """
-with build_window as (
-    select as_of, window_end from core.build_window
-),
-
-activity as (
+with activity as (
     select user_id, min(occurred_at) as first_active_at, max(occurred_at) as last_active_at
     from core.events
-    where occurred_at < (select window_end from build_window)
+    where occurred_at < $window_end
     group by user_id
 ),
 
 tickets as (
     select user_id, max(created_at) as last_ticket_at
     from core.tickets
-    where user_id is not null and created_at < (select window_end from build_window)
+    where user_id is not null and created_at < $window_end
     group by user_id
 ),
 
@@ -31,7 +29,7 @@ trained as (
         on trainings.site_id = users.site_id
         and (trainings.user_id = users.user_id or trainings.is_site_session)
     where trainings.attended
-        and trainings.session_date < (select window_end from build_window)
+        and trainings.session_date < $window_end
         and trainings.session_date >= users.invited_at::date
 )
 
@@ -49,20 +47,25 @@ from core.users as users
 left join activity on users.user_id = activity.user_id
 left join tickets on users.user_id = tickets.user_id
 left join trained on users.user_id = trained.user_id
-where users.invited_at < (select window_end from build_window)
+where users.invited_at < $window_end
 order by users.user_id
 """
 
 TICKETS_SQL = """
 select user_id, created_at, category
 from core.tickets
-where user_id is not null and created_at < (select window_end from core.build_window)
+where user_id is not null and created_at < $window_end
 """
 
 
-def user_facts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql(FACTS_SQL).pl()
+def _window_end(as_of: date) -> datetime:
+    return datetime.combine(as_of + timedelta(weeks=1), datetime.min.time())
 
 
-def user_tickets(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    return con.sql(TICKETS_SQL).pl()
+def user_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
+    """Users invited by the end of the as_of week, with what they had done by then."""
+    return con.sql(FACTS_SQL, params={"window_end": _window_end(as_of)}).pl()
+
+
+def user_tickets(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
+    return con.sql(TICKETS_SQL, params={"window_end": _window_end(as_of)}).pl()

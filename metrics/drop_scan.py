@@ -4,8 +4,9 @@ For every candidate start c in the last `max_recent` weeks, the user's activity 
 compared with up to `max_baseline` weeks before c, each week weighted by its calendar factor
 (a site-wide dip lowers what is expected, not the user's standing). Given the total, the
 recent count is binomial under "no change"; its signed root deviance, divided by the user's
-over-dispersion, is a z-score. Two signals are tested: events (sensitive to a fade) and
-active days (far less bursty, so sensitive to a stop); a window's z is the lower of the two.
+over-dispersion (quasi-Poisson), is a z-score. Two signals are tested: events (sensitive to a
+fade, but bursty) and active days (hardly over-dispersed, so sensitive to a stop); a window's
+z is the lower of the two.
 The start with the most negative z is the user's drop week. The loop is over the handful of
 candidate weeks; every step inside is over all users at once.
 """
@@ -38,7 +39,7 @@ class DropScan:
 class Signal:
     counts: np.ndarray  # (users, weeks)
     exposure: np.ndarray  # (users, weeks): calendar factor where observed, else 0
-    pooled_dispersion: float
+    pooled_dispersion: float  # everyone's median, the prior each user's own is shrunk towards
 
 
 def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -73,10 +74,8 @@ def _pearson(signal: Signal, observed: np.ndarray, start: int, stop: int) -> tup
 
 def make_signal(counts: np.ndarray, factors: np.ndarray, matrix: ActivityMatrix) -> Signal:
     exposure = factors[matrix.site_codes] * matrix.observed
-    signal = Signal(counts, exposure, 1.0)
-    pearson, df = _pearson(signal, matrix.observed, 0, counts.shape[1])
-    pooled = np.nanmedian(np.where(df > 0, pearson / np.maximum(df, 1), np.nan))
-    return Signal(counts, exposure, float(pooled))
+    pearson, df = _pearson(Signal(counts, exposure, 1.0), matrix.observed, 0, counts.shape[1])
+    return Signal(counts, exposure, float(np.nanmedian(np.where(df > 0, pearson / np.maximum(df, 1), np.nan))))
 
 
 def _window_z(signal: Signal, observed: np.ndarray, split: int, base_start: int) -> np.ndarray:

@@ -18,7 +18,9 @@ from metrics.activity_matrix import activity_matrix
 from metrics.calendar_factors import calendar_factors
 from metrics.drop_scan import MAX_BASELINE, MAX_RECENT, make_signal, scan_for_drops
 
-NULL_BOUNDS = (-1.5, 1.5)  # the central z range assumed to be mostly users with no drop
+# The z range assumed to hold mostly users with no drop. Asymmetric: the scan's minimum is
+# skewed left even under no change, and droppers' z-scores spill in from the left.
+NULL_BOUNDS = (-1.0, 2.0)
 MIN_USERS_FOR_EMPIRICAL_NULL = 200
 LATELY_WEEKS = 4  # what "lately" means in a reason, for users whose use did not drop
 

@@ -31,7 +31,8 @@ HOLIDAYS = ((12, 25, 0.35), (1, 1, 0.5))  # (month, day, activity factor) for th
 OUTAGE_FACTOR = 0.2
 TRAINING_RAMP = np.array([0.4, 0.75, 1.0])  # share of the full lift in weeks 0, 1, 2+ after training
 DAY_WEIGHT = np.array([1.0, 1.0, 1.0, 1.0, 0.9, 0.15, 0.1])  # Monday..Sunday
-BURST_SHAPE = 2.0  # gamma shape of the week-to-week burstiness of counts (gamma-Poisson)
+DROP_PRESENCE_SHARE = 0.25  # of a planted drop's log-depth taken as fewer active weeks; the rest, fewer events
+BURST_SHAPE = 4.0  # gamma shape of week-to-week burstiness (gamma-Poisson): weekly counts vary by ~50 %
 MEAN_EXTRA_DAYS = 0.45  # active days = 1 + Binomial(4, this), at most the events
 USUAL_DEVICE_SHARE = 0.85
 
@@ -91,9 +92,11 @@ def site_week_factors(calendar: Calendar, sites: Sites) -> np.ndarray:
 def latent_weeks(users: Users, sites: Sites, weeks: int, site_factor: np.ndarray) -> Latent:
     """Weekly probability of use: base x site engagement, lifted by training, damped by dips and drops.
 
-    An activity factor f (holiday, outage, planted fade) is split evenly between fewer active weeks
-    and fewer events per active week (sqrt(f) each). Training lifts the base before the damping, so
-    a stopped user stays stopped: p = (b + delta * ramp * (1 - b)) * sqrt(f).
+    A site-wide factor f (holiday, outage) is split evenly between fewer active weeks and fewer
+    events per active week (sqrt(f) each). A planted drop to level d is mostly less work when the
+    user does log in (d^(3/4) per active week) and somewhat fewer weeks with any use (d^(1/4)).
+    Training lifts the base before the damping, so a stopped user stays stopped:
+    p = (b + delta * ramp * (1 - b)) * sqrt(f) * d^(1/4).
     """
     week = np.arange(weeks)[None, :]
     invite_week = (users.invite_day // 7)[:, None]
@@ -102,8 +105,10 @@ def latent_weeks(users: Users, sites: Sites, weeks: int, site_factor: np.ndarray
     days_left = (week != invite_week) | (users.invite_day[:, None] % 7 < 6)
     drop_week = users.drop_week[:, None]
     in_drop = (drop_week >= 0) & (week >= drop_week) & (week < drop_week + users.drop_weeks[:, None])
-    scale = np.sqrt(site_factor[users.site] * np.where(in_drop, users.drop_level[:, None], 1.0))
-    damp = scale * (enrolled & days_left)
+    site = np.sqrt(site_factor[users.site])
+    drop = np.where(in_drop, users.drop_level[:, None], 1.0)
+    scale = site * drop ** (1 - DROP_PRESENCE_SHARE)
+    damp = site * drop**DROP_PRESENCE_SHARE * (enrolled & days_left)
     base = users.base_p[:, None]
     gain = sites.delta[users.site][:, None] * _training_ramp(sites.train_week[users.site], week) * (1 - base)
     gain *= (users.kind != NEVER_ACTIVATED)[:, None]

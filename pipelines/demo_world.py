@@ -333,13 +333,14 @@ def _invite_days(rng: np.random.Generator, calendar: Calendar, go_live: np.ndarr
 def _planted_drops(rng: np.random.Generator, weeks: int, invite_week: np.ndarray, kind: np.ndarray) -> tuple:
     """Week, length and depth of each planted drop.
 
-    Drops start 3-10 weeks before the end, after at least 8 weeks of use; dips last 2-4 weeks and end
+    Drops start 4-12 weeks before the end (a month of evidence at least), after at least 8 weeks of
+    use; dips last 2-4 weeks and end
     at least 4 weeks before the end. A fade keeps 10-25 % of the user's activity; half the ticketed
     drops are fades, half stops.
     """
     n = len(kind)
-    drop_last = weeks - 3
-    drop_first = np.minimum(np.maximum(weeks - 10, invite_week + 8), drop_last)
+    drop_last = weeks - 4
+    drop_first = np.minimum(np.maximum(weeks - 12, invite_week + 8), drop_last)
     dip_weeks = rng.integers(2, 5, n)
     dip_last = weeks - 4 - dip_weeks
     dip_first = np.minimum(invite_week + 8, dip_last)

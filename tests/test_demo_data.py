@@ -144,12 +144,12 @@ def test_every_kind_is_planted(folder: Path) -> None:
     }  # fmt: skip
 
 
-def test_drop_weeks_are_mondays_three_to_ten_weeks_before_the_end(folder: Path) -> None:
+def test_drop_weeks_are_mondays_four_to_twelve_weeks_before_the_end(folder: Path) -> None:
     truth = _truth(folder)
     droppers = truth.filter(pl.col("kind").is_in(["silent_stop", "silent_fade", "ticketed_drop"]))
     assert droppers["drop_week"].dt.weekday().eq(1).all()
     weeks_left = ((END + timedelta(days=1)) - droppers["drop_week"]).dt.total_days() // 7
-    assert weeks_left.is_between(3, 10).all()
+    assert weeks_left.is_between(4, 12).all()
     assert truth.filter(pl.col("kind").is_in(["steady", "new", "never_activated"]))["drop_week"].is_null().all()
 
 

@@ -9,10 +9,12 @@ false-discovery cutoff: the flagged list's mean P(alive) stays at most `q`.
 """
 from __future__ import annotations
 
+import warnings
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
 
 from metrics.alive_models import ModifiedBGNBD, select_dead_fdr
 
@@ -47,7 +49,14 @@ def light_user_scores(user_weeks: pl.DataFrame, as_of: date, light_user_ids: pl.
               "drop_week": pl.Date}
     if summary.height < MIN_FIT_USERS:
         return pl.DataFrame(schema=schema)
-    fit = ModifiedBGNBD(summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()).fit()
+    with warnings.catch_warnings():
+        # A population in which hardly anyone drops out puts the dropout parameters at their
+        # boundary: the Hessian is singular and BFGS stops early, but P(alive) needs only the
+        # point estimate, which is then legitimately "nobody drops out".
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", HessianInversionWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = ModifiedBGNBD(summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()).fit()
     scored = summary.with_columns(pl.Series("p_alive", fit.p_alive())).filter(
         pl.col("user_id").is_in(light_user_ids.implode())
     )

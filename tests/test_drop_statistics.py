@@ -1,0 +1,34 @@
+"""The drop test's statistic against independent implementations, and on tiny histories."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import norm, power_divergence
+from statsmodels.stats import rates
+
+from metrics.drop_scan import signed_root_deviance
+
+
+def test_squared_z_is_the_g_test_statistic() -> None:
+    rng = np.random.default_rng(3)
+    recent, baseline = rng.integers(0, 60, 200).astype(float), rng.integers(1, 300, 200).astype(float)
+    share = rng.uniform(0.05, 0.5, 200)
+    z = signed_root_deviance(recent, baseline, share)
+    total = recent + baseline
+    for i in range(200):
+        g, _ = power_divergence(
+            [recent[i], baseline[i]], [total[i] * share[i], total[i] * (1 - share[i])], lambda_="log-likelihood"
+        )
+        assert np.isclose(z[i] ** 2, g)
+        assert np.sign(z[i]) == np.sign(recent[i] - total[i] * share[i]) or np.isclose(g, 0)
+
+
+def test_agrees_with_the_exact_conditional_poisson_test() -> None:
+    # (recent events over 4 weeks, baseline events over 26 weeks): a stop, a fade, a wobble
+    for recent, baseline in [(4, 260), (12, 260), (30, 260)]:
+        z = signed_root_deviance(np.array([float(recent)]), np.array([float(baseline)]), np.array([4 / 30]))[0]
+        exact = rates.test_poisson_2indep(recent, 4, baseline, 26, method="exact-cond", alternative="smaller").pvalue
+        assert abs(np.log10(norm.cdf(z)) - np.log10(exact)) < 1.0  # the same evidence, LR against exact
+
+
+def test_no_change_gives_z_near_zero() -> None:
+    assert abs(signed_root_deviance(np.array([40.0]), np.array([260.0]), np.array([40 / 300]))[0]) < 1e-9

@@ -79,11 +79,14 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the input files into.")],
     users: Annotated[int, typer.Option(min=10, help="Number of users.")] = 2000,
     sites: Annotated[int, typer.Option(min=2, help="Number of sites.")] = 30,
-    weeks: Annotated[int, typer.Option(min=16, help="Weeks of history.")] = 52,
+    weeks: Annotated[int, typer.Option(min=26, help="Weeks of history (drops need 8 weeks of baseline).")] = 52,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same files.")] = 7,
 ) -> None:
     """Write a realistic synthetic input folder, and truth.csv naming what was planted."""
     from pipelines.demo_data import write_demo
+
+    if users < sites:
+        raise InputError(f"--users {users} is fewer than --sites {sites}: every site needs a user")
 
     with _progress() as progress:
         task = progress.add_task("generate", total=100)
@@ -236,6 +239,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:  # `python app.py build ...` is the command line, not the default
+        cli()
     try:
         main()
     except typer.Exit as exit_:

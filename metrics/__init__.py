@@ -1,1 +1,22 @@
-"""Models over the build's tables: quiet users, site health, the effect of training."""
+"""Models over the build's tables: quiet users, site health, the effect of training.
+
+For notebooks, the public API is what this module exports: open the file read-only
+(the app and the build may be using it), then ask the common questions in one call.
+
+    import metrics
+    con = metrics.open_readonly("data/adoption.duckdb")
+    metrics.cohort_retention(con, by="invite_month")
+"""
+from metrics.cohorts import cohort_retention, training_before_after, went_quiet
+from metrics.data_dictionary import column_comments, table_comments
+from metrics.store import latest_build, open_readonly
+
+__all__ = [
+    "cohort_retention",
+    "column_comments",
+    "latest_build",
+    "open_readonly",
+    "table_comments",
+    "training_before_after",
+    "went_quiet",
+]

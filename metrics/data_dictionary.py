@@ -1,0 +1,46 @@
+"""The data dictionary, read back from the COMMENTs in a built file, so it cannot drift.
+
+`python -m metrics.data_dictionary PATH` prints it as Markdown; the README's copy is this
+output (a test rebuilds the demo and compares).
+"""
+from __future__ import annotations
+
+import sys
+
+import duckdb
+import polars as pl
+
+from metrics.store import reading
+
+
+def table_comments(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every table of the contract (schema main) with its comment."""
+    return con.sql(
+        "select table_name, comment from duckdb_tables() where schema_name = 'main' order by table_name"
+    ).pl()
+
+
+def column_comments(con: duckdb.DuckDBPyConnection, table: str | None = None) -> pl.DataFrame:
+    """Every column of the contract's tables (or of one) with its type and comment."""
+    return con.sql(
+        """select table_name, column_name, data_type, comment from duckdb_columns()
+        where schema_name = 'main' and ($table is null or table_name = $table)
+        order by table_name, column_index""",
+        params={"table": table},
+    ).pl()
+
+
+def markdown(con: duckdb.DuckDBPyConnection) -> str:
+    lines = []
+    columns = column_comments(con)
+    for table, comment in table_comments(con).iter_rows():
+        lines += [f"### `{table}`", "", comment or "", "", "| column | type | meaning |", "|---|---|---|"]
+        for _, column, data_type, text in columns.filter(pl.col("table_name") == table).iter_rows():
+            lines.append(f"| `{column}` | {data_type} | {text or ''} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    with reading(sys.argv[1]) as connection:
+        print(markdown(connection), end="")

@@ -1,0 +1,36 @@
+"""The analysts' worked notebook runs clean on a fresh demo build while the app serves it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from metrics.build_stages import BUILD_STAGES
+from pipelines.build import build
+from pipelines.demo_data import write_demo
+from tests.serving import served
+
+NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "cohorts.ipynb"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("notebook")
+    write_demo(folder / "input", users=600, sites=12, seed=3)
+    build(folder / "input", folder / "adoption.duckdb", stages=BUILD_STAGES)
+    return folder / "adoption.duckdb"
+
+
+def test_notebook_runs_while_the_app_serves_the_file(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    monkeypatch.setenv("ADOPTION_DB", str(demo_db))
+    with served(demo_db):
+        NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
+    figures = [o for cell in notebook.cells for o in cell.get("outputs", []) if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(figures) == 3  # retention by cohort, by role, and training before/after
+    tables = [o["data"]["text/plain"] for cell in notebook.cells for o in cell.get("outputs", []) if "text/plain" in o.get("data", {})]
+    assert any("went_quiet" in table for table in tables)

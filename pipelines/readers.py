@@ -8,6 +8,8 @@ columns at all (broken quoting, too many fields, invalid UTF-8) are written to
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from pipelines.errors import InputError
@@ -58,15 +60,41 @@ def _numbered_lines(con: duckdb.DuckDBPyConnection, scan: str, rejects: str, fir
     """
 
 
+def _encoding(path: Path) -> str:
+    """UTF-16 when the file starts with its byte-order mark; otherwise try UTF-8 first."""
+    with open(path, "rb") as head:
+        return "utf-16" if head.read(2) in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
+def _scan_text(con: duckdb.DuckDBPyConnection, file: InputFile, view: str, reader_sql: str) -> None:
+    """Scan a text file into the temp table `<view>_scan`, in the encoding it turns out to have.
+
+    A file that is not valid UTF-8 is read again as Latin-1, the usual encoding of legacy
+    spreadsheet exports, rather than rejecting every row with an accented name.
+    """
+    scan, rejects = f"{view}_scan", f"{view}_rejects"
+    encoding = _encoding(file.path)
+    for attempt in (encoding, "latin-1"):
+        _drop_previous(con, view)
+        con.execute(
+            f"""create or replace temp table {scan} as
+            {reader_sql.format(options=f"encoding = '{attempt}', store_rejects = true, rejects_table = '{rejects}', "
+                                       f"rejects_scan = '{view}_reject_scans', rejects_limit = 0")}""",
+            [str(file.path)],
+        )
+        [(invalid,)] = con.execute(
+            f"select count(*) from {rejects} where error_type = 'INVALID ENCODING'"
+        ).fetchall()
+        if not invalid or encoding != "utf-8":
+            break
+
+
 def _open_csv(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> None:
     scan, rejects = f"{view}_scan", f"{view}_rejects"
-    con.execute(
-        f"""create or replace temp table {scan} as
-        select *, row_number() over () as accepted_rank
-        from read_csv(?, all_varchar = true, header = true, auto_detect = true,
-                      store_rejects = true, rejects_table = '{rejects}',
-                      rejects_scan = '{view}_reject_scans', rejects_limit = 0)""",
-        [str(file.path)],
+    _scan_text(
+        con, file, view,
+        "select *, row_number() over () as accepted_rank "
+        "from read_csv(?, all_varchar = true, header = true, auto_detect = true, {options})",
     )
     _record_rejects(con, file, rejects)
     con.execute(f"create or replace temp view {view} as {_numbered_lines(con, scan, rejects, 2)}")
@@ -74,14 +102,11 @@ def _open_csv(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> Non
 
 def _open_jsonl(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> None:
     scan, rejects = f"{view}_scan", f"{view}_rejects"
-    con.execute(
-        f"""create or replace temp table {scan} as
-        select line, row_number() over () as accepted_rank
-        from read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false,
-                      delim = '{JSONL_LINE_DELIMITER}', quote = '', escape = '',
-                      store_rejects = true, rejects_table = '{rejects}',
-                      rejects_scan = '{view}_reject_scans', rejects_limit = 0)""",
-        [str(file.path)],
+    _scan_text(
+        con, file, view,
+        "select line, row_number() over () as accepted_rank "
+        "from read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, "
+        f"delim = '{JSONL_LINE_DELIMITER}', quote = '', escape = '', {{options}})",
     )
     _record_rejects(con, file, rejects)
     con.execute(

@@ -216,17 +216,37 @@ def serve(
     db: Annotated[Path, typer.Option(help="The DuckDB file written by `adoption build`.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
+    auth: Annotated[Path | None, typer.Option(help="TOML file of users, roles and password hashes.")] = None,
 ) -> None:
     """Serve the dashboard over the DuckDB file, opened read-only."""
-    if not _is_loopback(host):
+    if auth is None and not _is_loopback(host):
         raise InputError(f"refusing to serve on {host} without sign-in: only loopback addresses are allowed")
     if not db.is_file():
         raise InputError(f"{db}: no such database; run `adoption build` first")
     from waitress import serve as waitress_serve
 
     app = create_app(db)
+    if auth is not None:
+        from dashboards.sign_in import load_accounts, require_sign_in
+
+        require_sign_in(app, load_accounts(auth), db)
     err.print(f"Serving {db} at http://{host}:{port}/ (Ctrl+C to stop)")
     waitress_serve(app.server, host=host, port=port, threads=8)
+
+
+@cli.command("hash-password")
+@_user_facing
+def hash_password() -> None:
+    """Read a password (a prompt, or one line of standard input) and print its hash for the auth file."""
+    from dashboards.sign_in import hash_password as argon2_hash
+
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InputError("the password is empty")
+    print(argon2_hash(password))
 
 
 def main() -> None:

@@ -1,0 +1,119 @@
+"""Sign-in for `adoption serve --auth FILE`: HTTP Basic on every route, Argon2 password hashes.
+
+The auth file is TOML: `[users."csm0@vendor.example"]` with `password_hash` (printed by
+`adoption hash-password`) and `role` (csm, executive or analyst). Every request, page,
+callback and download alike, is checked before Dash sees it; the signed-in user name then
+decides which sites `dashboards.access.visible_sites` returns, on the server.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import dash
+import dash_auth
+import flask
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from metrics.site_access import sites_owned_by
+from metrics.store import reading
+from pipelines.errors import InputError
+
+ROLES = ("csm", "executive", "analyst")
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Account:
+    user: str
+    password_hash: str
+    role: str
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def load_accounts(path: Path) -> dict[str, Account]:
+    """Read and check the auth file; a bad file is unusable input (exit 2), never half-used."""
+    try:
+        users = tomllib.loads(path.read_text(encoding="utf-8")).get("users")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InputError(f"{path}: cannot be read as a TOML auth file: {error}") from None
+    if not isinstance(users, dict) or not users:
+        raise InputError(f'{path}: no [users."name"] tables')
+    accounts = {}
+    for user, entry in users.items():
+        if not isinstance(entry, dict):
+            raise InputError(f'{path}: [users."{user}"] must be a table')
+        role, password_hash = entry.get("role"), entry.get("password_hash")
+        if role not in ROLES:
+            raise InputError(f'{path}: [users."{user}"] role must be one of {", ".join(ROLES)}, not {role!r}')
+        if not isinstance(password_hash, str) or not password_hash.startswith("$argon2"):
+            raise InputError(f'{path}: [users."{user}"] password_hash must come from `adoption hash-password`')
+        accounts[user.lower()] = Account(user.lower(), password_hash, role)
+    return accounts
+
+
+class _Verifier:
+    """Checks passwords against Argon2 hashes, remembering successes for this process.
+
+    Argon2 is slow on purpose (tens of milliseconds), and Basic auth sends the password
+    with every request; a keyed digest of each verified pair keeps callbacks fast without
+    keeping any password in memory.
+    """
+
+    def __init__(self, accounts: dict[str, Account]) -> None:
+        self._accounts = accounts
+        self._key = secrets.token_bytes(32)
+        self._verified: set[bytes] = set()
+
+    def __call__(self, user: str, password: str) -> bool:
+        account = self._accounts.get(user.lower())
+        if account is None:
+            return False
+        digest = hmac.new(self._key, f"{account.user}\0{password}".encode(), hashlib.sha256).digest()
+        if digest in self._verified:
+            return True
+        try:
+            _hasher.verify(account.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        self._verified.add(digest)
+        return True
+
+
+class _BasicAuth(dash_auth.BasicAuth):
+    """dash-auth's Basic auth, answering 401 (not 500) to a malformed Authorization header."""
+
+    def is_authorized(self) -> bool:
+        try:
+            return super().is_authorized()
+        except (IndexError, ValueError, UnicodeDecodeError):
+            return False
+
+
+def signed_in_user() -> str:
+    """The user name of the current request; Basic auth has verified it before any view runs."""
+    return flask.request.authorization.username.lower()
+
+
+def require_sign_in(app: dash.Dash, accounts: dict[str, Account], db_path: Path) -> None:
+    """Protect every route of the app and scope what each user sees to their role."""
+    _BasicAuth(app, auth_func=_Verifier(accounts), secret_key=os.environ.get("ADOPTION_SECRET_KEY",
+                                                                             secrets.token_hex(32)))
+
+    def viewer() -> list[str] | None:
+        account = accounts[signed_in_user()]
+        if account.role != "csm":
+            return None
+        with reading(db_path) as con:
+            return sites_owned_by(con, account.user)
+
+    app.server.config["ADOPTION_VIEWER"] = viewer

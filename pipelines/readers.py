@@ -94,7 +94,7 @@ def _open_csv(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> Non
     _scan_text(
         con, file, view,
         "select *, row_number() over () as accepted_rank "
-        "from read_csv(?, all_varchar = true, header = true, auto_detect = true, {options})",
+        "from read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', {options})",
     )
     _record_rejects(con, file, rejects)
     con.execute(f"create or replace temp view {view} as {_numbered_lines(con, scan, rejects, 2)}")

@@ -54,9 +54,9 @@ def test_app_and_reader_keep_working_while_the_file_is_rebuilt(tmp_path: Path) -
         hammer = threading.Thread(target=_hammer, args=(url, stop, outcomes))
         hammer.start()
         builds = []
-        for day in range(22, 29, 3):  # each build adds a later week of events
+        for monday, sunday in [("01-22", "01-28"), ("01-29", "02-04"), ("02-05", "02-11")]:  # one more week each
             with open(source / "events" / "a.csv", "a") as events:
-                events.write(f"u1,2024-01-{day}T10:00:00Z,open,late{day},s1\nu1,2024-01-{day + 7}T10:00:00Z,open,later{day},s1\n")
+                events.write(f"u1,2024-{monday}T10:00:00Z,open,a{monday},s1\nu1,2024-{sunday}T10:00:00Z,open,b{sunday},s1\n")
             builds.append(subprocess.run([ADOPTION, "build", "--input", str(source), "--db", str(db)],
                                          capture_output=True, text=True))
         time.sleep(0.5)
@@ -71,7 +71,7 @@ def test_app_and_reader_keep_working_while_the_file_is_rebuilt(tmp_path: Path) -
     assert reader.returncode == 0 and int(out) > 20
     with duckdb.connect(str(db), read_only=True) as con:  # what the app reads now is the newest build
         assert con.execute("select count(*) from build_runs").fetchall() == [(4,)]
-        assert con.execute("select max(week) from user_weeks").fetchall()[0][0].isoformat() == "2024-01-29"
+        assert con.execute("select max(week) from user_weeks").fetchall()[0][0].isoformat() == "2024-02-05"
 
 
 KILL_AT = ["load", "model staging.", "model core.events", "model main.", "score users", "write the file"]

@@ -3,45 +3,59 @@
 -- The site is the user's site.
 -- Grain: one row per event. Key: event_key.
 with usable as (
-    select
-        *,
-        struct_pack(source_file, row_number, user_id, event_name, occurred_at) as delivery
-    from core.event_checks
+    select * from core.event_checks
     where reject_reason is null
+),
+
+files as (
+    select source_file, row_number() over (order by source_file) as file_ordinal
+    from (select distinct source_file from usable)
+),
+
+deliveries as (
+    -- one integer per delivery that sorts in file order: cheaper to compare than text
+    select usable.*, files.file_ordinal * 4294967296 + usable.row_number as delivery
+    from usable
+    inner join files on usable.source_file = files.source_file
 ),
 
 with_event_id as (
     select
         'id:' || event_id as event_key,
-        min(delivery) as delivery
-    from usable
+        arg_min(user_id, delivery) as user_id,
+        arg_min(event_name, delivery) as event_name,
+        arg_min(occurred_at, delivery) as occurred_at
+    from deliveries
     where event_id is not null
     group by event_id
 ),
 
 without_event_id as (
-    select min(delivery) as delivery
-    from usable
+    select
+        'row:' || min(delivery) as event_key,
+        user_id,
+        event_name,
+        occurred_at
+    from deliveries
     where event_id is null
     group by user_id, event_name, occurred_at, reported_site_id, properties
 ),
 
-deliveries as (
-    select event_key, delivery from with_event_id
+first_deliveries as (
+    select * from with_event_id
     union all
-    select 'row:' || delivery.source_file || ':' || delivery.row_number as event_key, delivery
-    from without_event_id
+    select * from without_event_id
 ),
 
 final as (
     select
-        deliveries.event_key,
-        deliveries.delivery.user_id as user_id,
+        first_deliveries.event_key,
+        first_deliveries.user_id,
         users.site_id,
-        deliveries.delivery.event_name as event_name,
-        deliveries.delivery.occurred_at as occurred_at
-    from deliveries
-    inner join core.users as users on deliveries.delivery.user_id = users.user_id
+        first_deliveries.event_name,
+        first_deliveries.occurred_at
+    from first_deliveries
+    inner join core.users as users on first_deliveries.user_id = users.user_id
 )
 
 select * from final

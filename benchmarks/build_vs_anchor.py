@@ -1,0 +1,139 @@
+"""Build time and peak memory against a bare DuckDB anchor on the same files.
+
+The anchor is the irreducible work: read the events, drop repeated event ids, count per
+user and week, fill the zero weeks, persist the table. Absolute times drift with the
+machine; the ratio build / anchor holds. Each measurement runs in its own process so its
+peak resident memory is its own.
+
+    python benchmarks/build_vs_anchor.py --sizes 1,5,20 --work /tmp/adoption-bench
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+EVENTS_PER_USER = 520  # the default demo: about 1.04 million events for 2,000 users over 52 weeks
+
+BUILD = textwrap.dedent("""
+    import json, resource, sys, time
+    from pathlib import Path
+    from metrics.build_stages import BUILD_STAGES
+    from pipelines.build import build
+    stages, last = {}, [time.perf_counter(), None]
+    def group(description):
+        if description is None: return None
+        if description.startswith("load"): return "load and validate"
+        if description == "model core.events": return "dedupe events"
+        if description.startswith("model"): return "SQL models"
+        return description
+    def on_step(description, step, total):
+        now = time.perf_counter()
+        if last[1]: stages[last[1]] = stages.get(last[1], 0.0) + now - last[0]
+        last[:] = [now, group(description)]
+    start = time.perf_counter()
+    summary = build(Path(sys.argv[1]), Path(sys.argv[2]), stages=BUILD_STAGES, on_step=on_step)
+    on_step(None, 0, 0)
+    print(json.dumps({"seconds": time.perf_counter() - start, "stages": stages, "events": summary.table_rows,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""")
+
+ANCHOR = textwrap.dedent("""
+    import json, os, resource, sys, time
+    import duckdb
+    folder, target = sys.argv[1], sys.argv[2]
+    if os.path.exists(target): os.remove(target)
+    start = time.perf_counter()
+    con = duckdb.connect(target)
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"set memory_limit = '{os.environ.get('ADOPTION_MEMORY_LIMIT', '3GB')}'")
+    con.execute(f'''
+        create table user_weeks as
+        with raw as (
+            select user_id, "timestamp"::timestamp as occurred_at, event_id, event_name, properties
+            from read_parquet('{folder}/events/*.parquet')
+            union all by name
+            select user_id, try_cast("timestamp" as timestamptz)::timestamp as occurred_at, event_name, properties
+            from read_csv('{folder}/events/*.csv', all_varchar = true)
+        ),
+        events as (
+            select any_value(user_id) as user_id, any_value(occurred_at) as occurred_at
+            from raw where event_id is not null group by event_id
+            union all
+            select distinct user_id, occurred_at from raw where event_id is null
+        ),
+        counts as (
+            select user_id, date_trunc('week', occurred_at)::date as week, count(*) as events
+            from events group by all
+        ),
+        users as (
+            select user_id, date_trunc('week', try_cast(invited_at as timestamptz))::date as first_week
+            from read_csv('{folder}/users.csv', all_varchar = true)
+        ),
+        spine as (
+            select user_id, unnest(generate_series(first_week, (select max(week) from counts), interval 7 day))::date as week
+            from users where first_week is not null
+        )
+        select spine.user_id, spine.week, coalesce(counts.events, 0) as events
+        from spine left join counts using (user_id, week)
+    ''')
+    con.close()
+    print(json.dumps({"seconds": time.perf_counter() - start,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""")
+
+
+def _run(script: str, *args: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"measurement failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _demo(work: Path, millions: float) -> Path:
+    folder = work / f"demo-{millions:g}M"
+    if not (folder / "users.csv").exists():
+        users = int(millions * 1_000_000 / EVENTS_PER_USER)
+        print(f"generating {folder} ({users:,} users)", file=sys.stderr)
+        subprocess.run([str(Path(sys.executable).with_name("adoption")), "demo", "--out", str(folder), "--users", str(users),
+                        "--sites", str(max(30, users // 100))], check=True, capture_output=True)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,5,20", help="millions of events, comma-separated")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/adoption-bench"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS-build.md"))
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for millions in [float(s) for s in args.sizes.split(",")]:
+        folder = _demo(args.work, millions)
+        anchor = _run(ANCHOR, str(folder), str(args.work / "anchor.duckdb"))
+        built = _run(BUILD, str(folder), str(args.work / "build.duckdb"))
+        rows.append((millions, built, anchor))
+        print(f"{millions:g}M: build {built['seconds']:.1f} s, anchor {anchor['seconds']:.1f} s, "
+              f"ratio {built['seconds'] / anchor['seconds']:.2f}, peak {built['rss_mb']:.0f} MB", file=sys.stderr)
+    lines = [
+        f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores.",
+        f"Command: `python benchmarks/build_vs_anchor.py --sizes {args.sizes}`",
+        "",
+        "| events (M) | build (s) | anchor (s) | build / anchor | build peak RSS (MB) | anchor peak RSS (MB) | slowest stages (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for millions, built, anchor in rows:
+        slowest = ", ".join(f"{name} {sec:.1f}" for name, sec in sorted(built["stages"].items(), key=lambda kv: -kv[1])[:4])
+        lines.append(f"| {millions:g} | {built['seconds']:.1f} | {anchor['seconds']:.1f} | "
+                     f"{built['seconds'] / anchor['seconds']:.2f} | {built['rss_mb']:.0f} | {anchor['rss_mb']:.0f} | {slowest} |")
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

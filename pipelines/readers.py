@@ -8,6 +8,7 @@ columns at all (broken quoting, too many fields, invalid UTF-8) are written to
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -18,16 +19,30 @@ from pipelines.input_files import InputFile
 JSONL_LINE_DELIMITER = "\x1f"  # never appears unescaped in valid JSON
 
 
+@dataclass(frozen=True)
+class SourceColumn:
+    name: str  # as spelled in the file
+    sql_type: str  # VARCHAR for text formats; Parquet keeps its own types
+
+    @property
+    def is_text(self) -> bool:
+        return self.sql_type == "VARCHAR"
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _source_columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
-    """Map each column's normalised name (lower case, trimmed) to its name in the file."""
+def _source_columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, SourceColumn]:
+    """Map each column's normalised name (lower case, trimmed) to its name and type in the file."""
     result = con.execute(f"select * from {view} limit 0")
-    names = [d[0] for d in result.description]
+    columns = [(d[0], str(d[1])) for d in result.description]
     result.fetchall()
-    return {name.strip().lstrip("\ufeff").lower(): name for name in names if name != "row_number"}
+    return {
+        name.strip().lstrip("\ufeff").lower(): SourceColumn(name, sql_type)
+        for name, sql_type in columns
+        if name != "row_number"
+    }
 
 
 def _record_rejects(con: duckdb.DuckDBPyConnection, file: InputFile, rejects: str) -> None:
@@ -157,7 +172,7 @@ def _drop_previous(con: duckdb.DuckDBPyConnection, view: str) -> None:
         con.execute(f"drop table if exists {table}")
 
 
-def open_file(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> dict[str, str]:
+def open_file(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> dict[str, SourceColumn]:
     """Create temp view `view` over the file; return its columns by normalised name."""
     _drop_previous(con, view)
     try:

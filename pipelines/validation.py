@@ -11,6 +11,7 @@ from datetime import datetime
 import duckdb
 
 from pipelines.input_spec import Column, ColumnType, Item
+from pipelines.readers import SourceColumn
 from pipelines.sql_runner import bound
 
 SQL_TYPES: dict[ColumnType, str] = {
@@ -47,24 +48,33 @@ def landing_ddl(item: Item) -> str:
         f"create table landing.{item.name} ({columns}, source_file VARCHAR, "
         "row_number BIGINT, reason VARCHAR, raw VARCHAR)"
     )
+def _source(column: Column) -> str:
+    return _q(column.name + "__source")
 
 
-def _text(source: str | None) -> str:
-    return f"nullif(trim(cast({_q(source)} as varchar)), '')" if source else "null::varchar"
+def _text(column: Column) -> str:
+    """The value as trimmed text, for text formats (NULL when empty)."""
+    return f"nullif(trim(cast({_source(column)} as varchar)), '')"
 
 
-def _typed(column: Column, source: str | None) -> str:
+def _present(column: Column, source: SourceColumn | None) -> str:
+    """True when the file holds a value; cheap for Parquet's own types (no text round trip)."""
+    if source is None:
+        return "false"
+    return f"({_text(column)} is not null)" if source.is_text else f"({_source(column)} is not null)"
+
+
+def _typed(column: Column, source: SourceColumn | None) -> str:
     if source is None:
         return f"null::{SQL_TYPES[column.type]}"
-    text = _text(source)
+    value, text = _source(column), _text(column)
     match column.type:
+        case "timestamp" if source.sql_type == "TIMESTAMP":
+            return value  # a naive timestamp in Parquet is UTC already
         case "timestamp":
-            return f"try_cast(try_cast({_q(source)} as timestamptz) as timestamp)"
+            return f"try_cast(try_cast({value} as timestamptz) as timestamp)"
         case "date":
-            return (
-                f"coalesce(try_cast({_q(source)} as date), "
-                f"try_cast(try_cast({_q(source)} as timestamptz) as date))"
-            )
+            return f"coalesce(try_cast({value} as date), try_cast(try_cast({value} as timestamptz) as date))"
         case "integer":  # "12.7" is not a seat count; DuckDB would round it
             return f"try_cast(case when regexp_full_match({text}, '[+-]?[0-9]+') then {text} end as bigint)"
         case "boolean":
@@ -73,17 +83,21 @@ def _typed(column: Column, source: str | None) -> str:
             return text
 
 
-def _checks(item: Item, column: Column) -> list[str]:
-    """SQL expressions that give a reason text when this column makes the row bad."""
-    name, text = _q(column.name), _q(f"{column.name}__text")
-    shown = f"left({text}, {SHOWN_CHARS})"
+def _checks(item: Item, column: Column, source: SourceColumn | None) -> list[str]:
+    """SQL expressions that give a reason text when this column makes the row bad.
+
+    Messages quote the value as the file has it; that text is made for failing rows only.
+    """
+    name, present = _q(column.name), _present(column, source)
+    shown = f"trim(left(cast({_source(column)} as varchar), {SHOWN_CHARS}))" if source else "''"
+    quoted = f"'''' || {shown} || ''''"
     checks = []
     if column.required:
-        checks.append(f"case when {text} is null then '{column.name} is missing' end")
+        checks.append(f"case when not {present} then '{column.name} is missing' end")
     if column.type in TYPE_WORDS:
         checks.append(
-            f"case when {text} is not null and {name} is null then "
-            f"'{column.name} ''' || {shown} || ''' is not {TYPE_WORDS[column.type]}' end"
+            f"case when {present} and {name} is null then "
+            f"'{column.name} ' || {quoted} || ' is not {TYPE_WORDS[column.type]}' end"
         )
     if column.type == "timestamp":
         checks.append(
@@ -104,22 +118,23 @@ def load_file(
     con: duckdb.DuckDBPyConnection,
     item: Item,
     view: str,
-    source_columns: dict[str, str],
+    source_columns: dict[str, SourceColumn],
     source_file: str,
     built_at: datetime,
 ) -> None:
     """Insert the rows of temp view `view` into landing.<item>, typed and checked."""
     sources = {c.name: source_columns.get(c.name) for c in item.columns}
+    present = [c for c in item.columns if sources[c.name]]
+    originals = "".join(f"{_q(sources[c.name].name)} as {_source(c)}, " for c in present)
     typed = ", ".join(f"{_typed(c, sources[c.name])} as {_q(c.name)}" for c in item.columns)
-    texts = ", ".join(f"{_text(sources[c.name])} as {_q(c.name + '__text')}" for c in item.columns)
-    checks = ", ".join(check for c in item.columns for check in _checks(item, c))
-    raw = ", ".join(f"{_q(c.name)} := {_q(c.name + '__text')}" for c in item.columns if sources[c.name])
+    checks = ", ".join(check for c in item.columns for check in _checks(item, c, sources[c.name]))
+    raw = ", ".join(f"{_q(c.name)} := cast({_source(c)} as varchar)" for c in present)
     columns = ", ".join(_q(c.name) for c in item.columns)
     sql = f"""insert into landing.{item.name}
         select {columns}, $source_file, row_number, reason,
                case when reason is not null then to_json(struct_pack({raw})) end
         from (
             select *, nullif(concat_ws('; ', {checks}), '') as reason
-            from (select {typed}, {texts}, row_number from {view})
+            from (select *, {typed} from (select {originals}row_number from {view}))
         )"""
     con.execute(sql, bound(sql, {"source_file": source_file, "built_at": built_at}))

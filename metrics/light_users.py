@@ -19,6 +19,9 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversion
 from metrics.alive_models import ModifiedBGNBD, select_dead_fdr
 
 MIN_FIT_USERS = 30
+# Four population parameters are pinned down well by this many users; fitting on a fixed
+# sample keeps scoring linear in users (the likelihood search is the costly part).
+FIT_SAMPLE = 20_000
 
 
 def weekly_summary(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -56,9 +59,11 @@ def light_user_scores(user_weeks: pl.DataFrame, as_of: date, light_user_ids: pl.
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", HessianInversionWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = ModifiedBGNBD(summary["x"].to_numpy(), summary["t_x"].to_numpy(), summary["T"].to_numpy()).fit()
-    scored = summary.with_columns(pl.Series("p_alive", fit.p_alive())).filter(
-        pl.col("user_id").is_in(light_user_ids.implode())
+        sample = summary.sample(min(summary.height, FIT_SAMPLE), seed=0) if summary.height > FIT_SAMPLE else summary
+        fit = ModifiedBGNBD(sample["x"].to_numpy(), sample["t_x"].to_numpy(), sample["T"].to_numpy()).fit()
+    light = summary.filter(pl.col("user_id").is_in(light_user_ids.implode()))
+    scored = light.with_columns(
+        pl.Series("p_alive", fit.p_alive(light["x"].to_numpy(), light["t_x"].to_numpy(), light["T"].to_numpy()))
     )
     selection = select_dead_fdr(1.0 - scored["p_alive"].to_numpy(), q=q)
     return scored.select(

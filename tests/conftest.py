@@ -8,7 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from metrics.build_stages import BUILD_STAGES
 from pipelines.build import build
+from pipelines.demo_data import write_demo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny"
@@ -30,3 +32,10 @@ def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"
     build(TINY, db)
     return db
+
+
+def built_demo(folder: Path, users: int, sites: int, seed: int) -> Path:
+    """Write a demo input into folder/input and build it, models included; return the file."""
+    write_demo(folder / "input", users=users, sites=sites, seed=seed)
+    build(folder / "input", folder / "adoption.duckdb", stages=BUILD_STAGES)
+    return folder / "adoption.duckdb"

@@ -7,9 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from metrics.build_stages import BUILD_STAGES
-from pipelines.build import build
-from pipelines.demo_data import write_demo
+from tests.conftest import built_demo
 from tests.serving import served
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "cohorts.ipynb"
@@ -17,10 +15,7 @@ NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "cohorts.ipynb"
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("notebook")
-    write_demo(folder / "input", users=600, sites=12, seed=3)
-    build(folder / "input", folder / "adoption.duckdb", stages=BUILD_STAGES)
-    return folder / "adoption.duckdb"
+    return built_demo(tmp_path_factory.mktemp("notebook"), users=600, sites=12, seed=3)
 
 
 def test_notebook_runs_while_the_app_serves_the_file(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

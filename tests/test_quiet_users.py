@@ -9,11 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.build_stages import BUILD_STAGES
 from metrics.quiet_users import score_users
-from pipelines.build import build
-from pipelines.demo_data import write_demo
-from tests.conftest import rows
+from tests.conftest import built_demo, rows
 
 DEMOS = [(7, 2000, 30), (11, 3000, 40), (23, 1200, 20)]  # seed, users, sites
 FLAGGED = ("quiet", "silent_churn")
@@ -24,9 +21,8 @@ DROPPED = ("quiet", "silent_churn", "ticketed_decline")
 def planted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     seed, users, sites = request.param
     folder = tmp_path_factory.mktemp(f"demo{seed}")
-    write_demo(folder / "input", users=users, sites=sites, seed=seed)
-    build(folder / "input", folder / "db.duckdb", stages=BUILD_STAGES)
-    status = pl.DataFrame(rows(folder / "db.duckdb", "select user_id, status from user_status"),
+    db = built_demo(folder, users=users, sites=sites, seed=seed)
+    status = pl.DataFrame(rows(db, "select user_id, status from user_status"),
                           schema=["user_id", "status"], orient="row")
     truth = pl.read_csv(folder / "input" / "truth.csv", schema_overrides={"drop_week": pl.String})
     return truth.join(status, on="user_id", how="left")

@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 from metrics.quiet_users import write_user_status
+from metrics.site_health import write_site_health
+from metrics.training_effect import write_training_effect
+from metrics.training_survival import write_training_survival
 
 BUILD_STAGES = [
     ("score users: quiet, silent churn", write_user_status),
+    ("score sites: health and risk", write_site_health),
+    ("measure the effect of training", write_training_effect),
+    ("training and silent churn: survival curves", write_training_survival),
 ]

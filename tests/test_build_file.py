@@ -21,7 +21,7 @@ def _all_tables(db: Path) -> dict[str, list[tuple]]:
         names = con.execute(
             "select schema_name || '.' || table_name from duckdb_tables() where table_name <> 'build_runs'"
         ).fetchall()
-        return {name: con.execute(f"select * from {name}").fetchall() for (name,) in names}
+        return {name: con.execute(f"select * from {name} order by all").fetchall() for (name,) in names}
 
 
 def test_build_twice_gives_identical_tables(tmp_path: Path) -> None:

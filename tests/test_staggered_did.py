@@ -343,6 +343,44 @@ def test_intervals_have_their_nominal_coverage() -> None:
     assert 0.90 <= np.mean(hits) <= 0.99
 
 
+def null_panel(seed: int, n_sites: int = 30, n_weeks: int = 30) -> pl.DataFrame:
+    """Weekly rates of a few dozen sites, most trained alone in their week, no effect and
+    parallel trends: the demo's shape, where only the test's size is at stake."""
+    rng = np.random.default_rng(seed)
+    rate = rng.normal(0.7, 0.08, n_sites)[:, None] + rng.normal(0, 0.04, (n_sites, n_weeks))
+    cohort = np.where(np.arange(n_sites) < 0.7 * n_sites, rng.integers(6, n_weeks - 1, n_sites), -1)
+    weeks = [date(2024, 1, 1) + timedelta(weeks=k) for k in range(n_weeks)]
+    return pl.DataFrame(
+        {
+            "site_id": np.repeat(np.arange(n_sites), n_weeks),
+            "week": weeks * n_sites,
+            "weekly_active_rate": rate.ravel(),
+            "first_training_week": pl.Series(
+                [weeks[c] if c >= 0 else None for c in cohort for _ in weeks], dtype=pl.Date
+            ),
+        }
+    )
+
+
+def test_small_sample_pretrend_test_holds_its_size_with_few_sites() -> None:
+    """With 30 sites and 8 pre-periods the chi-squared Wald test rejects a true null
+    about 30% of the time at 5% (measured); the Hotelling F version about 5-7%."""
+    plain, corrected = [], []
+    for seed in range(150):
+        event_study = aggregate_dynamic(group_time_att(null_panel(seed), SITES), -8, 12)
+        plain.append(pretrend_test(event_study).p_value < 0.05)
+        corrected.append(pretrend_test(event_study, small_sample=True).p_value < 0.05)
+    assert np.mean(plain) > 0.15
+    assert np.mean(corrected) <= 0.10
+
+
+def test_small_sample_correction_vanishes_with_many_units(never_treated: GroupTimeEffects) -> None:
+    dynamic = aggregate_dynamic(never_treated)
+    plain, corrected = pretrend_test(dynamic), pretrend_test(dynamic, small_sample=True)
+    assert (corrected.df, corrected.df_denom) == (3, never_treated.n_units - 3)
+    assert corrected.p_value == pytest.approx(plain.p_value, abs=5e-3)  # 500 counties: 0.0647 against 0.0621
+
+
 # --- input checks ----------------------------------------------------------------------
 
 

@@ -1,0 +1,54 @@
+"""Every contract table and column is in the file and carries a COMMENT, and the README's
+data dictionary is exactly what the file's comments say."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from metrics.data_dictionary import markdown
+from metrics.store import reading
+from tests.conftest import built_demo
+
+README = Path(__file__).parent.parent / "README.md"
+
+# CONTRACT.md, "Output tables": at least these columns
+CONTRACT = {
+    "user_weeks": "user_id, site_id, week, events, active_days, tickets",
+    "site_weeks": "site_id, week, users, active_users, events, tickets",
+    "user_status": "user_id, site_id, role, as_of, status, last_active_at, baseline_rate, recent_rate, drop_week, "
+                   "p_value, q_value, last_ticket_at, trained, reason",
+    "site_health": "site_id, name, owner, as_of, licensed_seats, users, active_users, adoption_rate, quiet_users, "
+                   "silent_churn_users, never_activated_users, tickets_per_active_user, trained_share, health_score, "
+                   "risk, drivers",
+    "training_effect": "outcome, event_week, estimate, ci_low, ci_high, n_units, method",
+    "quarantine": "source_file, row_number, reason, raw",
+    "build_runs": "run_id, started_at, finished_at, as_of, input_files, rows_loaded, rows_quarantined, status",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built_demo(tmp_path_factory.mktemp("comments"), users=400, sites=10, seed=5)
+
+
+@pytest.mark.parametrize("table", CONTRACT)
+def test_contract_table_and_columns_are_commented(demo_db: Path, table: str) -> None:
+    with reading(demo_db) as con:
+        [(table_comment,)] = con.execute(
+            "select comment from duckdb_tables() where schema_name = 'main' and table_name = ?", [table]
+        ).fetchall() or [(None,)]
+        columns = dict(con.execute(
+            "select column_name, comment from duckdb_columns() where schema_name = 'main' and table_name = ?", [table]
+        ).fetchall())
+    assert table_comment, f"{table} has no comment"
+    assert set(CONTRACT[table].split(", ")) <= set(columns), f"{table} lacks contract columns"
+    assert [c for c, comment in columns.items() if not comment] == [], f"{table} has uncommented columns"
+
+
+def test_readme_data_dictionary_is_generated_from_the_comments(demo_db: Path) -> None:
+    section = re.search(r"<!-- data-dictionary:start -->\n(.*?)<!-- data-dictionary:end -->", README.read_text(), re.S)
+    assert section, "README has no generated data dictionary section"
+    with reading(demo_db) as con:
+        assert section.group(1) == markdown(con), "regenerate it: python -m metrics.data_dictionary data/adoption.duckdb"

@@ -195,18 +195,47 @@ def _is_loopback(host: str) -> bool:
 
 
 def create_app(db_path: Path):
-    """The Dash shell: pages from dashboards/, navigation from the page registry."""
+    """The Dash shell: pages from dashboards/, navigation from the page registry, no data.
+
+    Bootstrap's stylesheet is served from dashboards/assets, not a CDN: the app works
+    offline, and a page showing customer data makes no request to a third party. Pages
+    build their layouts per request, so a callback's components exist only on its page
+    (hence suppress_callback_exceptions; a test checks every callback against its page).
+    """
     import dash
+    import dash_bootstrap_components as dbc
     from dash import html
 
-    app = dash.Dash(__name__, use_pages=True, pages_folder="dashboards", title="Adoption Radar")
-    app.server.config["ADOPTION_DB"] = str(db_path)
-    nav = html.Nav(
-        [html.A(page["name"], href=page["relative_path"], className="nav-link") for page in dash.page_registry.values()
-         if page.get("nav", True)],
-        **{"aria-label": "Pages"},
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="dashboards",
+        assets_folder="dashboards/assets",
+        title="Adoption Radar",
+        suppress_callback_exceptions=True,
     )
-    app.layout = html.Div([html.Header([html.H1("Adoption Radar"), nav]), html.Main(dash.page_container)])
+    app.server.config["ADOPTION_DB"] = str(db_path)
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
+    links = [
+        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"],
+                                active="exact" if page["path"] == "/" else "partial"))
+        for page in dash.page_registry.values()
+        if page.get("nav", True)
+    ]
+    navbar = dbc.Navbar(
+        dbc.Container([dbc.NavbarBrand("Adoption Radar", href="/"), dbc.Nav(links, navbar=True)], fluid=True),
+        color="dark",
+        dark=True,
+        tag="div",
+        className="mb-2",
+    )
+    app.layout = html.Div(
+        [
+            html.A("Skip to the page content", href="#content", className="visually-hidden-focusable"),
+            html.Header(html.Nav(navbar, **{"aria-label": "Pages"})),
+            html.Main(dbc.Container(dash.page_container, fluid="xl"), id="content", tabIndex="-1"),
+        ]
+    )
     return app
 
 

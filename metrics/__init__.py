@@ -8,7 +8,7 @@ For notebooks, the public API is what this module exports: open the file read-on
     metrics.cohort_retention(con, by="invite_month")
 """
 from metrics.cohorts import cohort_retention, training_before_after, went_quiet
-from metrics.data_dictionary import column_comments, table_comments
+from metrics.catalog import column_comments, table_comments
 from metrics.store import latest_build, open_readonly
 
 __all__ = [

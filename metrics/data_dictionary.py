@@ -10,24 +10,8 @@ import sys
 import duckdb
 import polars as pl
 
+from metrics.catalog import column_comments, table_comments
 from metrics.store import reading
-
-
-def table_comments(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Every table of the contract (schema main) with its comment."""
-    return con.sql(
-        "select table_name, comment from duckdb_tables() where schema_name = 'main' order by table_name"
-    ).pl()
-
-
-def column_comments(con: duckdb.DuckDBPyConnection, table: str | None = None) -> pl.DataFrame:
-    """Every column of the contract's tables (or of one) with its type and comment."""
-    return con.sql(
-        """select table_name, column_name, data_type, comment from duckdb_columns()
-        where schema_name = 'main' and ($table is null or table_name = $table)
-        order by table_name, column_index""",
-        params={"table": table},
-    ).pl()
 
 
 def markdown(con: duckdb.DuckDBPyConnection) -> str:

@@ -1,0 +1,105 @@
+"""Sign-in and per-CSM access, against a real `adoption serve --auth` with crafted requests."""
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from tests.conftest import ADOPTION, adoption
+from tests.serving import served
+
+# tests/fixtures/tiny/sites.csv: s1 belongs to csm0; s2 and s3 to csm1
+PASSWORDS = {"csm0@vendor.example": "north-pass", "csm1@vendor.example": "south-pass", "exec@vendor.example": "exec-pass"}
+ROLES = {"csm0@vendor.example": "csm", "csm1@vendor.example": "csm", "exec@vendor.example": "executive"}
+
+
+def _hash(password: str) -> str:
+    result = subprocess.run([ADOPTION, "hash-password"], input=password + "\n", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def auth_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("auth") / "users.toml"
+    path.write_text("".join(
+        f'[users."{user}"]\npassword_hash = "{_hash(PASSWORDS[user])}"\nrole = "{ROLES[user]}"\n\n' for user in PASSWORDS
+    ))
+    return path
+
+
+def _request(url: str, user: str | None = None, password: str | None = None, body: dict | None = None,
+             header: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    if user is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    if header is not None:
+        request.add_header("Authorization", header)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_hash_password_prints_a_verifiable_argon2_hash() -> None:
+    hashed = _hash("correct horse")
+    assert hashed.startswith("$argon2id$")
+    assert PasswordHasher().verify(hashed, "correct horse")
+
+
+def test_every_route_needs_valid_credentials(tiny_db: Path, auth_file: Path) -> None:
+    with served(tiny_db, "--auth", str(auth_file), needs_auth=True) as url:
+        for path in ["/", "/sites", "/_dash-layout", "/_dash-dependencies"]:
+            assert _request(url + path)[0] == 401
+            assert _request(url + path, "csm0@vendor.example", "wrong")[0] == 401
+            assert _request(url + path, "nobody@vendor.example", "north-pass")[0] == 401
+            assert _request(url + path, header="Bearer abc")[0] == 401
+            assert _request(url + path, header="Basic !!!not-base64")[0] == 401
+        assert _request(url + "/_dash-update-component", body={"output": "x", "inputs": []})[0] == 401
+        assert _request(url + "/", "csm0@vendor.example", "north-pass")[0] == 200
+
+
+def _page_callback(url: str, user: str, pathname: str) -> tuple[int, str]:
+    """Ask the pages router for `pathname`, as the browser's first callback does."""
+    _, dependencies = _request(url + "/_dash-dependencies", user, PASSWORDS[user])
+    router = next(d for d in json.loads(dependencies)
+                  if any(i["id"] == "_pages_location" and i["property"] == "pathname" for i in d["inputs"]))
+    inputs = [{"id": i["id"], "property": i["property"], "value": pathname if i["property"] == "pathname" else None}
+              for i in router["inputs"]]
+    body = {"output": router["output"], "outputs": [
+        {"id": o.split(".")[0], "property": o.split(".")[1]} for o in router["output"].strip(".").split("...")
+    ] if router["output"].startswith("..") else {"id": router["output"].split(".")[0],
+                                                 "property": router["output"].split(".")[1]},
+        "inputs": inputs, "changedPropIds": ["_pages_location.pathname"], "state": [
+        {"id": s["id"], "property": s["property"], "value": None} for s in router.get("state", [])]}
+    return _request(url + "/_dash-update-component", user, PASSWORDS[user], body)
+
+
+def test_a_csm_gets_nothing_of_another_csms_site(tiny_db: Path, auth_file: Path) -> None:
+    with served(tiny_db, "--auth", str(auth_file), needs_auth=True) as url:
+        status, own = _page_callback(url, "csm1@vendor.example", "/sites/s2")
+        assert status == 200 and "South Clinic" in own  # their own site
+        status, other = _page_callback(url, "csm0@vendor.example", "/sites/s2")
+        assert status == 200
+        assert "South Clinic" not in other and "u3" not in other and "u6" not in other
+        status, listing = _page_callback(url, "csm0@vendor.example", "/sites")
+        assert "North Clinic" in listing and "South Clinic" not in listing and "Empty Clinic" not in listing
+        status, everything = _page_callback(url, "exec@vendor.example", "/sites")
+        assert "North Clinic" in everything and "South Clinic" in everything
+
+
+def test_serving_beyond_loopback_needs_sign_in(tiny_db: Path, auth_file: Path, tmp_path: Path) -> None:
+    refused = adoption("serve", "--db", str(tiny_db), "--host", "0.0.0.0")
+    assert refused.returncode == 2 and "without sign-in" in refused.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[users."x@vendor.example"]\npassword_hash = "plain"\nrole = "csm"\n')
+    result = adoption("serve", "--db", str(tiny_db), "--auth", str(bad))
+    assert result.returncode == 2 and "bad.toml" in result.stderr and "hash-password" in " ".join(result.stderr.split())

@@ -14,7 +14,7 @@ from dashboards import ui
 from dashboards.access import visible_sites
 from dashboards.wording import count, day, moment
 from metrics.build_views import quarantine_by_reason, quarantined_rows, recent_builds
-from metrics.data_dictionary import column_comments, table_comments
+from metrics.catalog import column_comments, table_comments
 
 dash.register_page(__name__, path="/data", name="Data", title="Adoption Radar: the data", order=3)
 

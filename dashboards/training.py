@@ -14,7 +14,7 @@ from dash import html
 from dashboards import ui
 from dashboards.wording import count, points, share, training_sentence
 from metrics.catalog import has_table
-from metrics.data_dictionary import table_comments
+from metrics.catalog import table_comments
 from metrics.training_views import (
     event_study,
     hazard_ratio,

@@ -1,6 +1,6 @@
 """Did each user's use drop below their own baseline? A scan over possible drop starts.
 
-For every candidate start c in the last `max_recent` weeks, the user's activity since c is
+For every candidate start c from 3 to `max_recent` weeks back, the user's activity since c is
 compared with up to `max_baseline` weeks before c, each week weighted by its calendar factor
 (a site-wide dip lowers what is expected, not the user's standing). Given the total, the
 recent count is binomial under "no change"; its signed root deviance, divided by the user's
@@ -18,6 +18,7 @@ import numpy as np
 
 from metrics.activity_matrix import ActivityMatrix
 
+MIN_RECENT_WEEKS = 3  # one or two quiet weeks are a vacation as often as a drop: not evidence enough
 MAX_RECENT = 12
 MAX_BASELINE = 26
 MIN_BASELINE_WEEKS = 6
@@ -101,7 +102,7 @@ def scan_for_drops(
     n_users, n_weeks = events.shape
     best = {name: np.full(n_users, np.nan) for name in DropScan.__dataclass_fields__}
     best["z"] = np.full(n_users, np.inf)
-    for k in range(1, max_recent + 1):
+    for k in range(MIN_RECENT_WEEKS, max_recent + 1):
         split, base_start = n_weeks - k, n_weeks - k - max_baseline
         weeks_recent, weeks_base = _sums(observed, split, n_weeks), _sums(observed, base_start, split)
         z = np.minimum.reduce([_window_z(s, observed, split, base_start) for s in signals])

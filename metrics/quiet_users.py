@@ -19,7 +19,7 @@ from metrics.user_facts import user_facts, user_tickets
 STATUSES = ["never_activated", "new", "active", "quiet", "silent_churn", "ticketed_decline", "deactivated"]
 FLAGGED = ["quiet", "silent_churn"]
 
-Q_RATE = 0.05  # false discovery rate of the rate track's list
+Q_RATE = 0.10  # false discovery rate of the rate track's list
 Q_LIGHT = 0.10  # Bayesian false discovery rate of the light track's list
 MAX_RATE_RATIO = 0.5  # a drop must at least halve use, recently too, to be worth a call
 LIGHT_RATE = 3.0  # events a week below which the rate test has too little power

@@ -39,7 +39,7 @@ def test_quiet_flag_precision_and_recall(planted: pl.DataFrame) -> None:
     precision = flagged["kind"].is_in(["silent_stop", "silent_fade"]).mean()
     recall = planted.filter(silent)["status"].is_in(FLAGGED).mean()
     assert precision >= 0.9
-    assert recall >= 0.65  # measured 0.70-0.79; the issue asks 0.9: young fades are not yet told from noise
+    assert recall >= 0.75  # measured 0.80-0.83; the issue asks 0.9: young fades are not yet told from noise
     assert _share(planted, "silent_stop", FLAGGED) >= 0.9
 
 
@@ -113,7 +113,7 @@ def test_full_stop_without_ticket_is_silent_churn(scored: pl.DataFrame) -> None:
     row = _row(scored, "u_stop")
     assert row["status"] == "silent_churn"
     assert row["drop_week"] == date(2024, 4, 29)  # week 25, the first week with no use
-    assert row["q_value"] < 0.05
+    assert row["q_value"] < 0.10
     assert row["reason"] == "Used it ~20 times a week until 22 Apr 2024; not at all in the 6 weeks since; no ticket."
 
 
@@ -136,7 +136,7 @@ def test_partial_drop_is_quiet(scored: pl.DataFrame) -> None:
 
 def test_the_background_is_not_flagged(scored: pl.DataFrame) -> None:
     background = scored.filter(pl.col("user_id").str.starts_with("bg"))
-    assert background["status"].cast(pl.String).is_in(DROPPED).sum() <= 3  # q <= 0.05 over 300 steady users
+    assert background["status"].cast(pl.String).is_in(DROPPED).sum() <= 3  # q <= 0.10 over 300 steady users
 
 
 def test_new_never_activated_and_deactivated(scored: pl.DataFrame) -> None:

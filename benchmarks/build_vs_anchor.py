@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -38,7 +39,7 @@ BUILD = textwrap.dedent("""
     start = time.perf_counter()
     summary = build(Path(sys.argv[1]), Path(sys.argv[2]), stages=BUILD_STAGES, on_step=on_step)
     on_step(None, 0, 0)
-    print(json.dumps({"seconds": time.perf_counter() - start, "stages": stages, "events": summary.table_rows,
+    print(json.dumps({"seconds": time.perf_counter() - start, "stages": stages, "rows_read": summary.rows_read,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
 
@@ -119,18 +120,21 @@ def main() -> None:
         rows.append((millions, built, anchor))
         print(f"{millions:g}M: build {built['seconds']:.1f} s, anchor {anchor['seconds']:.1f} s, "
               f"ratio {built['seconds'] / anchor['seconds']:.2f}, peak {built['rss_mb']:.0f} MB", file=sys.stderr)
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
         f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores.",
+        f"{os.cpu_count()} cores, {memory_gb:.0f} GB; DuckDB memory limit "
+        f"{os.environ.get('ADOPTION_MEMORY_LIMIT', '3GB')}.",
         f"Command: `python benchmarks/build_vs_anchor.py --sizes {args.sizes}`",
         "",
-        "| events (M) | build (s) | anchor (s) | build / anchor | build peak RSS (MB) | anchor peak RSS (MB) | slowest stages (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| events (M) | input rows (M) | build (s) | anchor (s) | build / anchor | build peak RSS (MB) "
+        "| anchor peak RSS (MB) | slowest stages (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for millions, built, anchor in rows:
         slowest = ", ".join(f"{name} {sec:.1f}" for name, sec in sorted(built["stages"].items(), key=lambda kv: -kv[1])[:4])
-        lines.append(f"| {millions:g} | {built['seconds']:.1f} | {anchor['seconds']:.1f} | "
-                     f"{built['seconds'] / anchor['seconds']:.2f} | {built['rss_mb']:.0f} | {anchor['rss_mb']:.0f} | {slowest} |")
+        lines.append(f"| {millions:g} | {built['rows_read'] / 1e6:.1f} | {built['seconds']:.1f} | "
+                     f"{anchor['seconds']:.1f} | {built['seconds'] / anchor['seconds']:.2f} | {built['rss_mb']:.0f} | {anchor['rss_mb']:.0f} | {slowest} |")
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,4 +1,10 @@
-"""Load every input file into `landing.<item>`, typed and checked, row by row."""
+"""Load every input file into `landing.<item>`, typed and checked, row by row.
+
+`landing` is a scratch database the build attaches beside its file and deletes when it
+is done (`pipelines.build`): these typed copies are only needed while building, and in
+the built file their space stayed allocated after they were dropped (a build of 10M
+events took 380 MB; 120 MB without them).
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,7 +29,6 @@ class FileLoad:
 
 
 def create_landing(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema landing")
     con.execute(
         "create table landing.rejects (source_file VARCHAR, row_number BIGINT, reason VARCHAR, raw VARCHAR)"
     )

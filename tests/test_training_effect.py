@@ -106,6 +106,34 @@ def test_no_hazard_ratio_without_an_event_on_both_sides() -> None:
     assert hazard_ratio(risk_intervals(users, TRAINING, AS_OF)) is None
 
 
+def test_the_hazard_ratio_equals_statsmodels_phreg_on_the_rows() -> None:
+    # The fit works on counts per site, trained and week; statsmodels' PHReg on the rows
+    # themselves is the reference. PHReg counts a row at risk from its entry time on, so
+    # entry + 0.5 gives it the (start, stop] of whole weeks.
+    from statsmodels.duration.hazard_regression import PHReg
+
+    rng = np.random.default_rng(3)
+    n = 600
+    start = rng.integers(0, 6, n)
+    intervals = pl.DataFrame({
+        "user_id": [f"u{i}" for i in range(n)],
+        "site_id": rng.choice(["a", "b", "c", "d", "e"], n),
+        "trained": rng.random(n) < 0.4,
+        "calendar_start": start,
+        "calendar_stop": start + rng.integers(1, 6, n),
+        "event": rng.random(n) < 0.3,  # many ties: every week holds several events
+    })
+    ours = hazard_ratio(intervals)
+    site = intervals["site_id"].to_numpy()
+    design = np.column_stack([intervals["trained"], site[:, None] == np.unique(site)[None, 1:]]).astype(float)
+    reference = PHReg(intervals["calendar_stop"].to_numpy().astype(float), design,
+                      status=intervals["event"].to_numpy().astype(float),
+                      entry=intervals["calendar_start"].to_numpy() + 0.5, ties="efron").fit()
+    assert np.log(ours.estimate) == pytest.approx(reference.params[0], abs=1e-9)
+    assert np.log(ours.ci_high / ours.estimate) / 1.959963984540054 == pytest.approx(reference.bse[0], abs=1e-9)
+    assert (ours.n_users, ours.n_events) == (n, int(intervals["event"].sum()))
+
+
 # ---- planted truth --------------------------------------------------------------------------
 
 DEMOS = [(7, 2000, 30), (23, 1200, 20)]  # seed, users, sites
@@ -182,5 +210,5 @@ def test_the_hazard_ratio_is_reported_with_its_interval(demo: dict) -> None:
     ratio = _overall(demo["effect"], "cox_phreg_site_effects", outcome="silent_churn_hazard_ratio")
     assert 0 < ratio["ci_low"] < ratio["estimate"] < ratio["ci_high"] < np.inf
     # The demo plants no effect of training on who drops (it lifts weekly use), so the truth is
-    # a ratio of 1: covered in 46 of 49 demos measured, the estimate leaning low (geometric mean 0.73).
+    # a ratio of 1: covered in 50 of 50 demos measured (1,200-4,000 users), geometric mean 1.03.
     assert ratio["ci_low"] <= 1 <= ratio["ci_high"]

@@ -1,59 +1,91 @@
 -- Usable events, each counted once: a repeated event_id, or a whole row repeated where
--- there is no event_id, is one event; its first delivery in file order is kept.
--- The site is the user's site.
--- Grain: one row per event. Key: event_key.
-with usable as (
+-- there is no event_id, is one event; its first delivery in file order is kept, and
+-- n_deliveries counts the rows it came in. The site is the user's site.
+-- Grain: one row per event. Key: source_file, row_number (of the first delivery).
+with usable as not materialized (
+    -- read again by each use below: cheaper than holding millions of rows for all of them
     select * from core.event_checks
     where reject_reason is null
 ),
 
-files as (
-    select source_file, row_number() over (order by source_file) as file_ordinal
-    from (select distinct source_file from usable)
-),
-
-deliveries as (
-    -- one integer per delivery that sorts in file order: cheaper to compare than text
-    select usable.*, files.file_ordinal * 4294967296 + usable.row_number as delivery
-    from usable
-    inner join files on usable.source_file = files.source_file
-),
-
-with_event_id as (
+repeated_event_ids as (
+    -- few: finding them first lets every other event pass through without being ranked
     select
-        'id:' || event_id as event_key,
+        event_id,
+        count(*) as n_deliveries
+    from usable
+    where event_id is not null
+    group by event_id
+    having count(*) > 1
+),
+
+delivered_once as (
+    select
+        usable.source_file,
+        usable.row_number,
+        usable.user_id,
+        usable.event_name,
+        usable.occurred_at,
+        1 as n_deliveries
+    from usable
+    anti join repeated_event_ids on usable.event_id = repeated_event_ids.event_id
+    where usable.event_id is not null
+),
+
+repeated_deliveries as (
+    select
+        usable.event_id,
+        usable.user_id,
+        usable.event_name,
+        usable.occurred_at,
+        {'source_file': usable.source_file, 'row_number': usable.row_number} as delivery,
+        repeated_event_ids.n_deliveries
+    from usable
+    inner join repeated_event_ids on usable.event_id = repeated_event_ids.event_id
+),
+
+first_of_repeated as (
+    select
+        min(delivery) as delivery,
         arg_min(user_id, delivery) as user_id,
         arg_min(event_name, delivery) as event_name,
-        arg_min(occurred_at, delivery) as occurred_at
-    from deliveries
-    where event_id is not null
+        arg_min(occurred_at, delivery) as occurred_at,
+        any_value(n_deliveries) as n_deliveries
+    from repeated_deliveries
     group by event_id
 ),
 
-without_event_id as (
+first_without_event_id as (
     select
-        'row:' || min(delivery) as event_key,
+        min({'source_file': source_file, 'row_number': row_number}) as delivery,
         user_id,
         event_name,
-        occurred_at
-    from deliveries
+        occurred_at,
+        count(*) as n_deliveries
+    from usable
     where event_id is null
     group by user_id, event_name, occurred_at, reported_site_id, properties
 ),
 
 first_deliveries as (
-    select * from with_event_id
+    select * from delivered_once
     union all
-    select * from without_event_id
+    select delivery.source_file, delivery.row_number, user_id, event_name, occurred_at, n_deliveries
+    from first_of_repeated
+    union all
+    select delivery.source_file, delivery.row_number, user_id, event_name, occurred_at, n_deliveries
+    from first_without_event_id
 ),
 
 final as (
     select
-        first_deliveries.event_key,
+        first_deliveries.source_file,
+        first_deliveries.row_number,
         first_deliveries.user_id,
         users.site_id,
         first_deliveries.event_name,
-        first_deliveries.occurred_at
+        first_deliveries.occurred_at,
+        first_deliveries.n_deliveries
     from first_deliveries
     inner join core.users as users on first_deliveries.user_id = users.user_id
 )

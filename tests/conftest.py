@@ -27,6 +27,15 @@ def rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
+def table_contents(db: Path, exclude: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
+    """Every table's rows, in a fixed order, keyed by schema.table: what "the same file" means."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [name for (name,) in con.execute(
+            "select schema_name || '.' || table_name from duckdb_tables() where not list_contains(?, table_name) "
+            "order by 1", [list(exclude)]).fetchall()]
+        return {name: con.execute(f"select * from {name} order by all").fetchall() for name in names}
+
+
 @pytest.fixture(scope="session")
 def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("tiny") / "tiny.duckdb"

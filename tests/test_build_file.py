@@ -11,17 +11,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines.build import build
-from tests.conftest import TINY, rows
+from tests.conftest import TINY, rows, table_contents
 
 PATIENT_TEXT = ["48213377", "Maria Lopez", "1961-04-09", "943 476 5919", "chart would not open", "Login fails"]
-
-
-def _all_tables(db: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        names = con.execute(
-            "select schema_name || '.' || table_name from duckdb_tables() where table_name <> 'build_runs'"
-        ).fetchall()
-        return {name: con.execute(f"select * from {name} order by all").fetchall() for (name,) in names}
 
 
 def test_build_twice_gives_identical_tables(tmp_path: Path) -> None:
@@ -29,7 +21,7 @@ def test_build_twice_gives_identical_tables(tmp_path: Path) -> None:
     build(TINY, first)
     build(TINY, second)
     build(TINY, second)  # and again over an existing file
-    assert _all_tables(first) == _all_tables(second)
+    assert table_contents(first, exclude=("build_runs",)) == table_contents(second, exclude=("build_runs",))
     assert len(rows(second, "select * from build_runs")) == 2  # history is carried over
 
 
@@ -91,7 +83,7 @@ def test_build_replaces_the_file_while_another_process_reads_it(tmp_path: Path) 
 def test_killed_build_leaves_the_previous_file(tmp_path: Path) -> None:
     db = tmp_path / "x.duckdb"
     build(TINY, db)
-    before = _all_tables(db)
+    before = table_contents(db, exclude=("build_runs",))
     script = textwrap.dedent(
         f"""
         import os, signal
@@ -105,6 +97,6 @@ def test_killed_build_leaves_the_previous_file(tmp_path: Path) -> None:
     )
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert killed.returncode == -9
-    assert _all_tables(db) == before
+    assert table_contents(db, exclude=("build_runs",)) == before
     build(TINY, db)  # the next build cleans up what the killed one left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.duckdb"]

@@ -17,15 +17,8 @@ import pytest
 from metrics.build_stages import BUILD_STAGES
 from pipelines.build import build
 from pipelines.demo_data import write_demo
-from tests.conftest import ADOPTION, TINY
+from tests.conftest import ADOPTION, TINY, table_contents
 from tests.test_build_file import READER
-
-
-def _tables(db: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        names = [n for (n,) in con.execute(
-            "select schema_name || '.' || table_name from duckdb_tables() order by 1").fetchall()]
-        return {name: con.execute(f"select * from {name} order by all").fetchall() for name in names}
 
 
 def _hammer(url: str, stop: threading.Event, outcomes: list[int]) -> None:
@@ -88,7 +81,7 @@ def demo_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_build_killed_at_a_step_leaves_the_previous_file(demo_input: Path, tmp_path: Path, step: str) -> None:
     db = tmp_path / "x.duckdb"
     build(demo_input, db, stages=BUILD_STAGES)
-    before = _tables(db)
+    before = table_contents(db)
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
@@ -100,7 +93,7 @@ def test_build_killed_at_a_step_leaves_the_previous_file(demo_input: Path, tmp_p
         build(Path({str(demo_input)!r}), Path({str(db)!r}), stages=BUILD_STAGES, on_step=die)
     """)
     assert subprocess.run([sys.executable, "-c", script], capture_output=True).returncode == -signal.SIGKILL
-    assert _tables(db) == before
+    assert table_contents(db) == before
     build(demo_input, db, stages=BUILD_STAGES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.duckdb"]
 
@@ -109,11 +102,11 @@ def test_build_killed_at_a_step_leaves_the_previous_file(demo_input: Path, tmp_p
 def test_build_killed_at_any_moment_leaves_a_readable_file(demo_input: Path, tmp_path: Path, after_seconds: float) -> None:
     db = tmp_path / "x.duckdb"
     build(demo_input, db, stages=BUILD_STAGES)
-    before = _tables(db)
+    before = table_contents(db)
     process = subprocess.Popen([ADOPTION, "build", "--input", str(demo_input), "--db", str(db)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(after_seconds)
     process.kill()
     process.wait()
-    after = _tables(db)  # the old build, or a complete new one if it had finished
+    after = table_contents(db)  # the old build, or a complete new one if it had finished
     assert after == before or (after.keys() == before.keys() and len(after["main.build_runs"]) == 2)

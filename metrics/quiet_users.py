@@ -19,9 +19,10 @@ from metrics.user_facts import user_facts, user_tickets
 STATUSES = ["never_activated", "new", "active", "quiet", "silent_churn", "ticketed_decline", "deactivated"]
 FLAGGED = ["quiet", "silent_churn"]
 
-Q_RATE = 0.10  # false discovery rate of the rate track's list
-Q_LIGHT = 0.10  # Bayesian false discovery rate of the light track's list
-MAX_RATE_RATIO = 0.5  # a drop must at least halve use, recently too, to be worth a call
+Q_RATE = 0.125  # false discovery rate of the rate track's list (measured: 0.07-0.09)
+Q_LIGHT = 0.05  # Bayesian false discovery rate of the light track's list
+MAX_RATE_RATIO = 0.5  # a drop must at least halve use to be worth a call
+MAX_TAIL_RATIO = 0.75  # and use in the last two weeks must still be well below the baseline
 LIGHT_RATE = 3.0  # events a week below which the rate test has too little power
 NEW_WEEKS = 6  # weeks of use history needed to judge
 TICKET_LEAD = timedelta(days=14)  # a ticket this long before the drop began still counts
@@ -33,7 +34,7 @@ def _with_drops(facts: pl.DataFrame, user_weeks: pl.DataFrame, as_of: date) -> p
     heavy = pl.col("baseline_rate") >= LIGHT_RATE
     rate = rate.with_columns(
         (heavy & (pl.col("q_value") <= Q_RATE) & (pl.col("rate_ratio") <= MAX_RATE_RATIO)
-         & (pl.col("tail_ratio") <= MAX_RATE_RATIO)).fill_null(False).alias("is_drop"),
+         & (pl.col("tail_ratio") <= MAX_TAIL_RATIO)).fill_null(False).alias("is_drop"),
         pl.lit("rate").alias("track"),
     )
     light_ids = rate.filter(~heavy.fill_null(True))["user_id"]

@@ -1,9 +1,14 @@
 """The rate track: users with enough activity for a test against their own baseline.
 
-Scan z-scores (see drop_scan) are calibrated against an empirical null fitted to the bulk
-of users, because no parametric null is exact for a scan over windows of bursty counts;
-Benjamini-Hochberg then turns the p-values into q-values, the false discovery rate of a
-list cut at that user.
+No parametric null is exact for the lowest of many z-scores over windows and signals of
+bursty counts, so the scan's z is calibrated by permutation: the same scan over histories
+made by shuffling users' own weeks (no change, yet just as bursty and as often idle) gives
+the null distribution. Benjamini-Hochberg then turns the p-values into q-values, the false
+discovery rate of a list cut at that user.
+
+Two passes: a site where many users dropped looks, week by week, like a site-wide dip, and
+calendar factors learnt from it would excuse those very drops. The first pass finds likely
+drops; the second learns the factors without those users' weeks since their drop.
 """
 from __future__ import annotations
 
@@ -11,30 +16,15 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from scipy.stats import norm
-from statsmodels.stats.multitest import NullDistribution, multipletests
+from statsmodels.stats.multitest import multipletests
 
-from metrics.activity_matrix import activity_matrix
+from metrics.activity_matrix import ActivityMatrix, activity_matrix
 from metrics.calendar_factors import calendar_factors
-from metrics.drop_scan import MAX_BASELINE, MAX_RECENT, make_signal, scan_for_drops
+from metrics.drop_scan import MAX_BASELINE, MAX_RECENT, ScanInputs, count_signal, intensity_signal, scan_for_drops
 
-# The z range assumed to hold mostly users with no drop. Asymmetric: the scan's minimum is
-# skewed left even under no change, and droppers' z-scores spill in from the left.
-NULL_BOUNDS = (-1.0, 2.0)
-MIN_USERS_FOR_EMPIRICAL_NULL = 200
+SUSPECT_Q, SUSPECT_RATIO = 0.2, 0.5  # first-pass drops left out of the calendar factors
+NULL_DRAWS, NULL_SEED = 50_000, 0  # shuffled histories in the permutation null: p-values down to 2e-5
 LATELY_WEEKS = 4  # what "lately" means in a reason, for users whose use did not drop
-
-
-def _calibrated_p(z: np.ndarray) -> np.ndarray:
-    """One-sided p-values of z under the empirical null (the theoretical one for few users)."""
-    tested = ~np.isnan(z)
-    mean, sd = 0.0, 1.0
-    if tested.sum() >= MIN_USERS_FOR_EMPIRICAL_NULL:
-        null = NullDistribution(
-            z[tested], null_lb=NULL_BOUNDS[0], null_ub=NULL_BOUNDS[1], estimate_mean=True, estimate_scale=True
-        )
-        mean, sd = float(null.mean), float(null.sd)
-    return norm.cdf((z - mean) / sd)
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
@@ -45,15 +35,37 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return q
 
 
+def _scan_inputs(matrix: ActivityMatrix, informs: np.ndarray) -> ScanInputs:
+    """The scan's signals, with calendar factors learnt from the `informs` cells only."""
+    events, days = matrix.events, matrix.active_days
+    event_signal = count_signal(events, calendar_factors(matrix, events, informs), matrix)
+    return ScanInputs(
+        matrix.observed,
+        event_signal,
+        [event_signal, count_signal(days, calendar_factors(matrix, days, informs), matrix)],
+        intensity_signal(events, calendar_factors(matrix, events, informs & (events > 0)), matrix),
+    )
+
+
+def _permutation_p(z: np.ndarray, inputs: ScanInputs) -> np.ndarray:
+    """One-sided p-values of z against the scan of users' own weeks shuffled."""
+    rng = np.random.default_rng(NULL_SEED)
+    rows = rng.integers(0, len(z), NULL_DRAWS)
+    null = scan_for_drops(inputs.shuffled(rows, rng)).z
+    null = np.sort(null[~np.isnan(null)])
+    return np.where(np.isnan(z), np.nan, (1 + np.searchsorted(null, z, side="right")) / (1 + len(null)))
+
+
 def rate_drops(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """Per user: the most likely drop start, its size, and p and q for "use dropped"."""
     matrix = activity_matrix(user_weeks, as_of, MAX_RECENT + MAX_BASELINE)
-    signals = [
-        make_signal(matrix.events, calendar_factors(matrix, matrix.events), matrix),
-        make_signal(matrix.active_days, calendar_factors(matrix, matrix.active_days), matrix),
-    ]
-    scan = scan_for_drops(matrix, signals)
-    p_value = _calibrated_p(scan.z)
+    first = _scan_inputs(matrix, matrix.observed)
+    scan = scan_for_drops(first)
+    suspect = (_bh(_permutation_p(scan.z, first)) <= SUSPECT_Q) & (scan.rate_ratio <= SUSPECT_RATIO)
+    since_drop = np.arange(matrix.events.shape[1])[None, :] >= (matrix.events.shape[1] - scan.recent_weeks)[:, None]
+    inputs = _scan_inputs(matrix, matrix.observed & ~(suspect[:, None] & since_drop))
+    scan = scan_for_drops(inputs)
+    p_value = _permutation_p(scan.z, inputs)
     lately = matrix.events.shape[1] - LATELY_WEEKS
     weeks_lately, weeks_usual = matrix.observed[:, lately:].sum(axis=1), matrix.observed[:, :lately].sum(axis=1)
     return pl.DataFrame(

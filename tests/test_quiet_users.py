@@ -38,8 +38,11 @@ def test_quiet_flag_precision_and_recall(planted: pl.DataFrame) -> None:
     silent = planted["kind"].is_in(["silent_stop", "silent_fade"])
     precision = flagged["kind"].is_in(["silent_stop", "silent_fade"]).mean()
     recall = planted.filter(silent)["status"].is_in(FLAGGED).mean()
-    assert precision >= 0.9
-    assert recall >= 0.75  # measured 0.80-0.83; the issue asks 0.9: young fades are not yet told from noise
+    assert precision >= 0.9  # measured 0.91-0.94 over seven demos
+    # measured 0.89-0.92 over seven demos; the issue asks 0.9: stops are all found, a fade to
+    # 10-25 % of a bursty baseline in 81 % of cases, about where steady users' chance runs of
+    # idle weeks start to crowd the list
+    assert recall >= 0.87
     assert _share(planted, "silent_stop", FLAGGED) >= 0.9
 
 
@@ -50,8 +53,9 @@ def test_droppers_who_filed_a_ticket_are_ticketed_decline(planted: pl.DataFrame)
 
 
 def test_steady_light_and_recovered_users_are_not_flagged(planted: pl.DataFrame) -> None:
-    assert _share(planted, "steady", DROPPED) <= 0.015
-    assert _share(planted, "dip_recovered", DROPPED) <= 0.02
+    # a list cut at q <= 0.125 holds some steady users whose idle weeks happened to come together
+    assert _share(planted, "steady", DROPPED) <= 0.02
+    assert _share(planted, "dip_recovered", DROPPED) <= 0.035
     assert _share(planted, "light_steady", DROPPED) <= 0.05
 
 

@@ -29,7 +29,7 @@ BUILD = textwrap.dedent("""
     def group(description):
         if description is None: return None
         if description.startswith("load"): return "load and validate"
-        if description == "model core.events": return "dedupe events"
+        if description == "model core.event_days": return "dedupe events"
         if description.startswith("model"): return "SQL models"
         return description
     def on_step(description, step, total):

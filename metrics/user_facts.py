@@ -8,9 +8,10 @@ import polars as pl
 
 FACTS_SQL = """
 with activity as (
-    select user_id, min(occurred_at) as first_active_at, max(occurred_at) as last_active_at
-    from core.events
-    where occurred_at < $window_end
+    -- $window_end is a midnight, so the days before it hold exactly the events before it
+    select user_id, min(first_event_at) as first_active_at, max(last_event_at) as last_active_at
+    from core.event_days
+    where event_date < $window_end
     group by user_id
 ),
 

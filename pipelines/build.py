@@ -136,7 +136,7 @@ def build(
         window_as_of = _scalar(con, "select as_of from core.build_window")
         if window_as_of is None:
             raise InputError(f"{input_dir}: the events input has no usable event, so there is no week to report on")
-        duplicate_events = _scalar(con, "select sum(n_deliveries) - count(*) from core.events")
+        duplicate_events = _scalar(con, "select sum(deliveries - events) from core.event_days")
         for name, stage in stages:
             on_step(name, next(step), total)
             stage(con)

@@ -67,7 +67,7 @@ def test_app_and_reader_keep_working_while_the_file_is_rebuilt(tmp_path: Path) -
         assert con.execute("select max(week) from user_weeks").fetchall()[0][0].isoformat() == "2024-02-05"
 
 
-KILL_AT = ["load", "model staging.", "model core.events", "model main.", "score users", "write the file"]
+KILL_AT = ["load", "model staging.", "model core.event_days", "model main.", "score users", "write the file"]
 
 
 @pytest.fixture(scope="module")

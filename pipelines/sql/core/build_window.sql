@@ -2,7 +2,7 @@
 -- the events (a week ends on Sunday, UTC), unless the build was given a date.
 -- Grain: one row.
 with latest as (
-    select max(occurred_at) as last_event_at from core.events
+    select max(last_event_at) as last_event_at from core.event_days
 ),
 
 final as (

@@ -1,6 +1,8 @@
+-- materialized: view
 -- Usable events, each counted once: a repeated event_id, or a whole row repeated where
 -- there is no event_id, is one event; its first delivery in file order is kept, and
--- n_deliveries counts the rows it came in. The site is the user's site.
+-- n_deliveries counts the rows it came in. The site is the user's site. A view: the build
+-- reads it once, into the events per user and day, and does not keep the events themselves.
 -- Grain: one row per event. Key: source_file, row_number (of the first delivery).
 with usable as not materialized (
     -- read again by each use below: cheaper than holding millions of rows for all of them
@@ -8,14 +10,14 @@ with usable as not materialized (
     where reject_reason is null
 ),
 
-repeated_event_ids as (
-    -- few: finding them first lets every other event pass through without being ranked
-    select
-        event_id,
-        count(*) as n_deliveries
-    from usable
+possibly_repeated as (
+    -- few: every event_id that repeats has a hash that repeats. Grouping millions of
+    -- integers is cheaper than grouping the ids, and every other event passes through
+    -- without being ranked; the candidates are then grouped by the id itself.
+    select hash(event_id) as event_hash
+    from staging.events
     where event_id is not null
-    group by event_id
+    group by event_hash
     having count(*) > 1
 ),
 
@@ -28,7 +30,7 @@ delivered_once as (
         usable.occurred_at,
         1 as n_deliveries
     from usable
-    anti join repeated_event_ids on usable.event_id = repeated_event_ids.event_id
+    anti join possibly_repeated on hash(usable.event_id) = possibly_repeated.event_hash
     where usable.event_id is not null
 ),
 
@@ -38,10 +40,10 @@ repeated_deliveries as (
         usable.user_id,
         usable.event_name,
         usable.occurred_at,
-        {'source_file': usable.source_file, 'row_number': usable.row_number} as delivery,
-        repeated_event_ids.n_deliveries
+        {'source_file': usable.source_file, 'row_number': usable.row_number} as delivery
     from usable
-    inner join repeated_event_ids on usable.event_id = repeated_event_ids.event_id
+    semi join possibly_repeated on hash(usable.event_id) = possibly_repeated.event_hash
+    where usable.event_id is not null
 ),
 
 first_of_repeated as (
@@ -50,7 +52,7 @@ first_of_repeated as (
         arg_min(user_id, delivery) as user_id,
         arg_min(event_name, delivery) as event_name,
         arg_min(occurred_at, delivery) as occurred_at,
-        any_value(n_deliveries) as n_deliveries
+        count(*) as n_deliveries
     from repeated_deliveries
     group by event_id
 ),

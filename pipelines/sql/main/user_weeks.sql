@@ -26,12 +26,12 @@ spine as (
 event_weeks as (
     select
         user_id,
-        date_trunc('week', occurred_at)::date as week,
-        count(*) as n_events,
-        count(distinct occurred_at::date) as n_active_days
-    from core.events
-    where occurred_at < (select window_end from build_window)
-    group by user_id, date_trunc('week', occurred_at)::date
+        date_trunc('week', event_date)::date as week,
+        sum(events)::bigint as n_events,
+        count(*) as n_active_days
+    from core.event_days
+    where event_date < (select window_end from build_window)
+    group by user_id, date_trunc('week', event_date)::date
 ),
 
 ticket_weeks as (

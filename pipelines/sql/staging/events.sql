@@ -1,4 +1,5 @@
--- Product usage events that passed type checks, as loaded (repeats still in).
+-- Product usage events that passed type checks, as loaded (repeats still in); properties
+-- only where there is no event_id, the one use of them.
 -- Grain: one row per input row. Key: source_file, row_number.
 select
     event_id,

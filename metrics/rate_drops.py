@@ -63,6 +63,7 @@ def rate_drops(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
     scan = scan_for_drops(first)
     suspect = (_bh(_permutation_p(scan.z, first)) <= SUSPECT_Q) & (scan.rate_ratio <= SUSPECT_RATIO)
     since_drop = np.arange(matrix.events.shape[1])[None, :] >= (matrix.events.shape[1] - scan.recent_weeks)[:, None]
+    del first  # a second set of signals is about to be made: not both at once
     inputs = _scan_inputs(matrix, matrix.observed & ~(suspect[:, None] & since_drop))
     scan = scan_for_drops(inputs)
     p_value = _permutation_p(scan.z, inputs)

@@ -3,8 +3,9 @@
 No parametric null is exact for the lowest of many z-scores over windows and signals of
 bursty counts, so the scan's z is calibrated by permutation: the same scan over histories
 made by shuffling users' own weeks (no change, yet just as bursty and as often idle) gives
-the null distribution. Benjamini-Hochberg then turns the p-values into q-values, the false
-discovery rate of a list cut at that user.
+the null distribution. Benjamini-Hochberg, weighted by how common drops are at the user's
+site, then turns the p-values into q-values, the false discovery rate of a list cut at
+that user.
 
 Two passes: a site where many users dropped looks, week by week, like a site-wide dip, and
 calendar factors learnt from it would excuse those very drops. The first pass finds likely
@@ -23,6 +24,7 @@ from metrics.calendar_factors import calendar_factors
 from metrics.drop_scan import MAX_BASELINE, MAX_RECENT, ScanInputs, count_signal, intensity_signal, scan_for_drops
 
 SUSPECT_Q, SUSPECT_RATIO = 0.2, 0.5  # first-pass drops left out of the calendar factors
+PRIOR_USERS = 10.0  # a site's share of drops is shrunk towards the portfolio's with this many users
 NULL_DRAWS, NULL_SEED = 50_000, 0  # shuffled histories in the permutation null: p-values down to 2e-5
 LATELY_WEEKS = 4  # what "lately" means in a reason, for users whose use did not drop
 
@@ -33,6 +35,24 @@ def _bh(p: np.ndarray) -> np.ndarray:
     if tested.any():
         q[tested] = multipletests(p[tested], method="fdr_bh")[1]
     return q
+
+
+def site_weights(site_codes: np.ndarray, suspect: np.ndarray, tested: np.ndarray) -> np.ndarray:
+    """Per user, the weight of their p-value in a weighted Benjamini-Hochberg (Genovese, Roeder &
+    Wasserman 2006): the odds of a drop at their site, from the first pass's share of likely
+    drops among the site's other tested users (leave-one-out, so no user lifts their own
+    weight), shrunk towards the portfolio; averaging 1 over tested users, as FDR control needs.
+    Drops come in clusters, at sites that struggle; a site where nobody dropped asks for more
+    evidence."""
+    n_sites = int(site_codes.max()) + 1 if len(site_codes) else 0
+    n = np.bincount(site_codes[tested], minlength=n_sites).astype(float)
+    k = np.bincount(site_codes[tested], weights=suspect[tested].astype(float), minlength=n_sites)
+    overall = k.sum() / max(n.sum(), 1.0)
+    others_suspect = k[site_codes] - (suspect & tested)
+    others = n[site_codes] - tested
+    share = np.minimum((others_suspect + PRIOR_USERS * overall) / (others + PRIOR_USERS), 0.99)
+    odds = share / (1.0 - share)
+    return odds / odds[tested].mean() if tested.any() and odds[tested].mean() > 0 else np.ones(len(site_codes))
 
 
 def _scan_inputs(matrix: ActivityMatrix, informs: np.ndarray) -> ScanInputs:
@@ -74,7 +94,7 @@ def rate_drops(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
             "user_id": matrix.user_ids,
             "z": scan.z,
             "p_value": p_value,
-            "q_value": _bh(p_value),
+            "q_value": _bh(np.minimum(p_value / site_weights(matrix.site_codes, suspect, ~np.isnan(p_value)), 1.0)),
             "recent_weeks": scan.recent_weeks,
             "baseline_rate": scan.baseline_rate,
             "recent_rate": scan.recent_rate,

@@ -7,6 +7,7 @@ from scipy.stats import t as student_t
 from statsmodels.stats import rates
 
 from metrics.drop_scan import signed_root_deviance, t_as_z
+from metrics.rate_drops import site_weights
 
 
 def test_squared_z_is_the_g_test_statistic() -> None:
@@ -39,3 +40,15 @@ def test_t_to_z_matches_the_exact_transform() -> None:
     t, df = np.linspace(-12.0, 3.0, 61), np.array([[10.0], [15.0], [40.0]])
     exact = norm.ppf(student_t.cdf(t, df))
     assert np.abs(t_as_z(t, df) - exact).max() < 0.03
+
+
+def test_site_weights_favour_sites_where_others_dropped() -> None:
+    site = np.repeat([0, 1], 10)
+    suspect = np.zeros(20, bool)
+    suspect[:5] = True  # half of site 0 dropped in the first pass, nobody at site 1
+    tested = np.ones(20, bool)
+    weights = site_weights(site, suspect, tested)
+    assert np.isclose(weights.mean(), 1.0)  # weighted BH controls the FDR only if they average 1
+    assert weights[5] > 1.0 > weights[10]
+    assert weights[0] < weights[5]  # leave-one-out: a user's own drop does not lift their weight
+    assert np.allclose(site_weights(site, np.zeros(20, bool), tested), 1.0)  # no drops anywhere: plain BH

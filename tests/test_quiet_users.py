@@ -38,11 +38,11 @@ def test_quiet_flag_precision_and_recall(planted: pl.DataFrame) -> None:
     silent = planted["kind"].is_in(["silent_stop", "silent_fade"])
     precision = flagged["kind"].is_in(["silent_stop", "silent_fade"]).mean()
     recall = planted.filter(silent)["status"].is_in(FLAGGED).mean()
-    assert precision >= 0.9  # measured 0.91-0.94 over seven demos
-    # measured 0.89-0.92 over seven demos; the issue asks 0.9: stops are all found, a fade to
-    # 10-25 % of a bursty baseline in 81 % of cases, about where steady users' chance runs of
-    # idle weeks start to crowd the list
-    assert recall >= 0.87
+    # the issue asks 0.9 each. Over seven demos, precision measured 0.91-0.95 and recall
+    # 0.89-0.93 (0.90-0.92 on these three): stops are all found, fades to 10-25 % of a bursty
+    # baseline in 77-89 %, the youngest (4-5 weeks) least
+    assert precision >= 0.9
+    assert recall >= 0.9
     assert _share(planted, "silent_stop", FLAGGED) >= 0.9
 
 

@@ -39,10 +39,6 @@ EARLIEST_PLAUSIBLE = "1990-01-01"
 # trying took about a fifth of the time to load the events. Landing is scratch (see
 # pipelines.load), so they are stored as they are.
 DISTINCT_PER_ROW = {("events", "event_id"), ("tickets", "ticket_id")}
-# Kept only where the row lacks the other column: an event's properties only tell apart the
-# events that have no event_id (pipelines/sql/core/events.sql), and writing them for every
-# event took about a fifth of the time to load the events.
-KEPT_ONLY_WITHOUT = {("events", "properties"): "event_id"}
 SHOWN_CHARS = 60
 
 
@@ -129,12 +125,6 @@ def _checks(item: Item, column: Column, source: SourceColumn | None) -> list[str
     return checks
 
 
-def _landed(item: Item, column: Column) -> str:
-    """The typed column as landing keeps it."""
-    other = KEPT_ONLY_WITHOUT.get((item.name, column.name))
-    return f"case when {_q(other)} is null then {_q(column.name)} end" if other else _q(column.name)
-
-
 def load_file(
     con: duckdb.DuckDBPyConnection,
     item: Item,
@@ -150,7 +140,7 @@ def load_file(
     typed = ", ".join(f"{_typed(c, sources[c.name])} as {_q(c.name)}" for c in item.columns)
     checks = ", ".join(check for c in item.columns for check in _checks(item, c, sources[c.name]))
     raw = ", ".join(f"{_q(c.name)} := cast({_source(c)} as varchar)" for c in present)
-    columns = ", ".join(_landed(item, c) for c in item.columns)
+    columns = ", ".join(_q(c.name) for c in item.columns)
     sql = f"""insert into landing.{item.name}
         select {columns}, $source_file, row_number, reason,
                case when reason is not null then to_json(struct_pack({raw})) end

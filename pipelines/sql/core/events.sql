@@ -11,13 +11,12 @@ with usable as not materialized (
 ),
 
 possibly_repeated as (
-    -- few: every event_id that repeats has a hash that repeats. Grouping millions of
-    -- integers is cheaper than grouping the ids, and every other event passes through
-    -- without being ranked; the candidates are then grouped by the id itself.
-    select hash(event_id) as event_hash
+    -- few: every event_id that repeats among the usable rows repeats among all typed rows,
+    -- which need no join to find; every other event passes through without being ranked
+    select event_id
     from staging.events
     where event_id is not null
-    group by event_hash
+    group by event_id
     having count(*) > 1
 ),
 
@@ -30,7 +29,7 @@ delivered_once as (
         usable.occurred_at,
         1 as n_deliveries
     from usable
-    anti join possibly_repeated on hash(usable.event_id) = possibly_repeated.event_hash
+    anti join possibly_repeated on usable.event_id = possibly_repeated.event_id
     where usable.event_id is not null
 ),
 
@@ -42,7 +41,7 @@ repeated_deliveries as (
         usable.occurred_at,
         {'source_file': usable.source_file, 'row_number': usable.row_number} as delivery
     from usable
-    semi join possibly_repeated on hash(usable.event_id) = possibly_repeated.event_hash
+    semi join possibly_repeated on usable.event_id = possibly_repeated.event_id
     where usable.event_id is not null
 ),
 

@@ -1,5 +1,4 @@
--- Product usage events that passed type checks, as loaded (repeats still in); properties
--- only where there is no event_id, the one use of them.
+-- Product usage events that passed type checks, as loaded (repeats still in).
 -- Grain: one row per input row. Key: source_file, row_number.
 select
     event_id,

@@ -34,7 +34,7 @@ cli = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 120)  # piped, rich would wrap tables at 80 columns
 
 
 def _user_facing(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -161,12 +161,17 @@ def evaluate(
     with reading(db) as con:
         scores, statuses = run_evaluation(con, truth)
     table = Table(title="Planted silent droppers (silent_stop, silent_fade) at as_of")
-    for column in ["method", "flagged", "precision", "recall", "median delay (weeks)", "detected by as_of"]:
+    for column in ["method", "flagged", "precision", "recall", "median delay (weeks)", "stops / fades",
+                   "detected by as_of"]:
         table.add_column(column, justify="left" if column == "method" else "right")
+
+    def weeks(delay: float | None) -> str:
+        return "-" if delay is None else f"{delay:.1f}"
+
     for score in scores:
-        delay = "-" if score.median_delay_weeks is None else f"{score.median_delay_weeks:.1f}"
-        table.add_row(score.method, f"{score.flagged:,}", f"{score.precision:.3f}", f"{score.recall:.3f}", delay,
-                      f"{score.detected_by_as_of:,} of {score.droppers:,}")
+        by_kind = " / ".join(weeks(score.median_delay_by_kind[kind]) for kind in ("silent_stop", "silent_fade"))
+        table.add_row(score.method, f"{score.flagged:,}", f"{score.precision:.3f}", f"{score.recall:.3f}",
+                      weeks(score.median_delay_weeks), by_kind, f"{score.detected_by_as_of:,} of {score.droppers:,}")
     out.print(table)
     _print_crosstab(statuses)
 

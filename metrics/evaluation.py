@@ -28,6 +28,7 @@ class MethodScore:
     droppers: int
     median_delay_weeks: float | None  # from the drop week to the first week flagged
     detected_by_as_of: int
+    median_delay_by_kind: dict[str, float | None]  # the same for stops and fades apart
 
     @property
     def precision(self) -> float:
@@ -76,7 +77,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> tuple[list[
             weekly.filter(pl.col(method))
             .join(droppers, on="user_id")
             .filter(pl.col("as_of") >= pl.col("drop_week"))
-            .group_by("user_id")
+            .group_by("user_id", "kind")
             .agg(((pl.col("as_of").min() - pl.col("drop_week").first()).dt.total_days() / 7).alias("delay"))
         )
         flagged = final.filter(pl.col(method))
@@ -88,6 +89,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> tuple[list[
                 droppers=droppers.height,
                 median_delay_weeks=first_flag["delay"].median(),
                 detected_by_as_of=first_flag.height,
+                median_delay_by_kind={kind: first_flag.filter(pl.col("kind") == kind)["delay"].median()
+                                      for kind in SILENT_DROPPERS},
             )
         )
     return scores, final.select("user_id", "kind", "status", "ours", "thirty_day_rule")

@@ -41,6 +41,7 @@ def weekly_summary(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
             ((pl.col("last_active_week") - pl.col("first_active_week")).dt.total_days() / 7).alias("t_x"),
             ((pl.lit(end) - pl.col("first_active_week")).dt.total_days() / 7).alias("T"),
         )
+        .sort("user_id")  # group_by's order varies from run to run, and with it the fit's last digits
         .collect()
     )
 

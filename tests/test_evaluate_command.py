@@ -1,11 +1,15 @@
-"""`adoption evaluate` as a user runs it: its numbers agree with the file and the planted truth."""
+"""`adoption evaluate` as a user runs it: its numbers agree with the file and the planted truth;
+and scoring the same file again gives the same statuses."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
+from metrics.quiet_users import score_users
+from metrics.user_facts import user_facts, user_tickets
 from tests.conftest import adoption, built_demo, rows
 
 SILENT = ["silent_stop", "silent_fade"]
@@ -51,3 +55,16 @@ def test_evaluate_without_truth_is_a_clear_error(demo: Path, tmp_path: Path) -> 
     result = adoption("evaluate", "--input", str(tmp_path), "--db", str(demo / "adoption.duckdb"))
     assert result.returncode == 2
     assert "truth.csv" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scoring_again_gives_the_same_statuses(demo: Path) -> None:
+    # the light track's fit once depended on the order polars' group_by happened to return
+    with duckdb.connect(str(demo / "adoption.duckdb"), read_only=True) as con:
+        [(as_of,)] = con.execute("select as_of from core.build_window").fetchall()
+        weeks = con.sql("select user_id, site_id, week, events, active_days, is_enrolled from main.user_weeks").pl()
+        stored = con.sql("select user_id, status, p_value, q_value from main.user_status order by user_id").pl()
+        facts, tickets = user_facts(con, as_of), user_tickets(con, as_of)
+    for _ in range(3):
+        again = score_users(facts, weeks, tickets, as_of).select(
+            "user_id", pl.col("status").cast(pl.String), "p_value", "q_value")
+        assert again.equals(stored)

@@ -1,6 +1,6 @@
 -- Each user's events per UTC day, each counted once: what user_weeks, as_of and the
 -- users' first and last use are computed from. The file keeps these instead of every
--- event (a fortieth of the rows at 20 million events), which is all that is read later.
+-- event (a tenth of the rows at 20 million events), which is all that is read later.
 -- Grain: one row per user and day with an event. Key: user_id, event_date.
 select
     user_id,

@@ -94,15 +94,18 @@ class _AliveModel(GenericLikelihoodModel):
     _loglikeobs_natural: ClassVar[SummaryFn]
     _p_alive_natural: ClassVar[SummaryFn]
 
-    def __init__(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> None:
+    def __init__(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None) -> None:
+        """``weights``: how many users each row stands for. Summaries in whole weeks repeat
+        a lot, so a million users fit as a few thousand distinct rows, exactly."""
         x, t_x, T = _validated_summary(x, t_x, T)
         self.t_x = t_x
         self.T = T
+        self.weights = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
         super().__init__(x, extra_params_names=[f"log_{name}" for name in self.param_names])
 
     def loglikeobs(self, params: NDArray) -> NDArray:
-        """Per-user log-likelihood at log-scale ``params`` (what the optimiser sees)."""
-        return self._loglikeobs_natural(tuple(np.exp(params)), self.endog, self.t_x, self.T)
+        """Per-row log-likelihood at log-scale ``params`` (what the optimiser sees)."""
+        return self.weights * self._loglikeobs_natural(tuple(np.exp(params)), self.endog, self.t_x, self.T)
 
     def fit(
         self,

@@ -19,9 +19,6 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversion
 from metrics.alive_models import ModifiedBGNBD, select_dead_fdr
 
 MIN_FIT_USERS = 30
-# Four population parameters are pinned down well by this many users; fitting on a fixed
-# sample keeps scoring linear in users (the likelihood search is the costly part).
-FIT_SAMPLE = 20_000
 
 
 def weekly_summary(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -41,7 +38,7 @@ def weekly_summary(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
             ((pl.col("last_active_week") - pl.col("first_active_week")).dt.total_days() / 7).alias("t_x"),
             ((pl.lit(end) - pl.col("first_active_week")).dt.total_days() / 7).alias("T"),
         )
-        .sort("user_id")  # group_by's order varies from run to run, and with it the fit's last digits
+        .sort("user_id")
         .collect()
     )
 
@@ -60,8 +57,10 @@ def light_user_scores(user_weeks: pl.DataFrame, as_of: date, light_user_ids: pl.
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", HessianInversionWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        sample = summary.sample(min(summary.height, FIT_SAMPLE), seed=0) if summary.height > FIT_SAMPLE else summary
-        fit = ModifiedBGNBD(sample["x"].to_numpy(), sample["t_x"].to_numpy(), sample["T"].to_numpy()).fit()
+        # every activated user, as the distinct (x, t_x, T) in whole weeks with their counts
+        distinct = summary.group_by("x", "t_x", "T").len().sort("x", "t_x", "T")
+        fit = ModifiedBGNBD(distinct["x"].to_numpy(), distinct["t_x"].to_numpy(), distinct["T"].to_numpy(),
+                            weights=distinct["len"].to_numpy()).fit()
     light = summary.filter(pl.col("user_id").is_in(light_user_ids.implode()))
     scored = light.with_columns(
         pl.Series("p_alive", fit.p_alive(light["x"].to_numpy(), light["t_x"].to_numpy(), light["T"].to_numpy()))

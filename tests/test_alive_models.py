@@ -300,3 +300,16 @@ def test_summarize_events_accepts_a_week_index() -> None:
 def test_models_reject_impossible_summaries(x, t_x, T, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ModifiedBGNBD(x, t_x, T)
+
+
+def test_distinct_summaries_with_counts_fit_as_every_user() -> None:
+    # summaries in whole weeks repeat: the light track fits the distinct ones, weighted
+    x, t_x, T, _ = _simulate_mbg_nbd(np.random.default_rng(7), 3000, np.array([1.0, 4.0, 0.5, 3.0]))
+    t_x, T = np.floor(t_x), np.ceil(T)
+    every = ModifiedBGNBD(x, t_x, T).fit()
+    distinct, counts = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
+    assert len(distinct) < 0.7 * len(x)
+    weighted = ModifiedBGNBD(*distinct.T, weights=counts).fit()
+    np.testing.assert_allclose(weighted.params, every.params, rtol=1e-4)
+    assert weighted.llf == pytest.approx(every.llf, rel=1e-9)
+    np.testing.assert_allclose(weighted.p_alive(x, t_x, T), every.p_alive(x, t_x, T), atol=1e-5)

@@ -1,4 +1,5 @@
-"""Open one input file in DuckDB as a view of its columns plus the row each came from.
+"""Open an input file (or several Parquet files alike) in DuckDB as a view of its columns
+plus the row each came from.
 
 Every reader yields `row_number`: the 1-based line in a CSV (the header is line 1) or
 JSON Lines file, or the 1-based row of a Parquet file, so that a message or a
@@ -17,6 +18,9 @@ from pipelines.errors import InputError
 from pipelines.input_files import InputFile
 
 JSONL_LINE_DELIMITER = "\x1f"  # never appears unescaped in valid JSON
+# The column of a Parquet view that names each row's file; unlikely to be one of the
+# file's own columns.
+PARQUET_SOURCE_FILE = "adoption__source_file"
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ def _source_columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, Sour
     return {
         name.strip().lstrip("\ufeff").lower(): SourceColumn(name, sql_type)
         for name, sql_type in columns
-        if name != "row_number"
+        if name not in ("row_number", PARQUET_SOURCE_FILE)
     }
 
 
@@ -155,11 +159,27 @@ def _sql_string(text: str) -> str:
 
 
 def _open_parquet(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> None:
+    _parquet_view(con, [file], view)
+
+
+def _parquet_view(con: duckdb.DuckDBPyConnection, files: list[InputFile], view: str) -> None:
+    paths = ", ".join(_sql_string(str(file.path)) for file in files)
     con.execute(
         f"""create or replace temp view {view} as
         select * exclude (file_row_number), file_row_number + 1 as row_number
-        from read_parquet({_sql_string(str(file.path))}, file_row_number = true)"""
+        from read_parquet([{paths}], file_row_number = true, filename = '{PARQUET_SOURCE_FILE}')"""
     )
+
+
+def open_parquet_files(con: duckdb.DuckDBPyConnection, files: list[InputFile], view: str) -> dict[str, SourceColumn]:
+    """Create temp view `view` over Parquet files with the same columns, in one scan.
+
+    Each row names its file in column PARQUET_SOURCE_FILE; the files have been opened
+    one by one before, so a file that cannot be read is not among them.
+    """
+    _drop_previous(con, view)
+    _parquet_view(con, files, view)
+    return _source_columns(con, view)
 
 
 OPENERS = {"csv": _open_csv, "jsonl": _open_jsonl, "parquet": _open_parquet}

@@ -11,7 +11,7 @@ from datetime import datetime
 import duckdb
 
 from pipelines.input_spec import Column, ColumnType, Item
-from pipelines.readers import SourceColumn
+from pipelines.readers import PARQUET_SOURCE_FILE, SourceColumn
 from pipelines.sql_runner import bound
 
 SQL_TYPES: dict[ColumnType, str] = {
@@ -40,6 +40,8 @@ EARLIEST_PLAUSIBLE = "1990-01-01"
 # pipelines.load), so they are stored as they are.
 DISTINCT_PER_ROW = {("events", "event_id"), ("tickets", "ticket_id")}
 SHOWN_CHARS = 60
+# Types whose typed value is the trimmed text, null when empty.
+TEXT_TYPES: set[ColumnType] = {"id", "text", "json"}
 
 
 def _q(name: str) -> str:
@@ -66,9 +68,15 @@ def _text(column: Column) -> str:
 
 
 def _present(column: Column, source: SourceColumn | None) -> str:
-    """True when the file holds a value; cheap for Parquet's own types (no text round trip)."""
+    """True when the file holds a value; cheap for Parquet's own types (no text round trip).
+
+    Text read into a text column is its typed value already: trimming it again took 0.17 s
+    of 1.9 over the 20M demo's Parquet events.
+    """
     if source is None:
         return "false"
+    if source.is_text and column.type in TEXT_TYPES:
+        return f"({_q(column.name)} is not null)"
     return f"({_text(column)} is not null)" if source.is_text else f"({_source(column)} is not null)"
 
 
@@ -130,10 +138,15 @@ def load_file(
     item: Item,
     view: str,
     source_columns: dict[str, SourceColumn],
-    source_file: str,
+    source_file: str | None,
     built_at: datetime,
 ) -> None:
-    """Insert the rows of temp view `view` into landing.<item>, typed and checked."""
+    """Insert the rows of temp view `view` into landing.<item>, typed and checked.
+
+    Every row comes from `source_file`, or, when that is None, from the Parquet file
+    its view names in column PARQUET_SOURCE_FILE (several files in one insert).
+    """
+    file_column = "$source_file" if source_file is not None else _q(PARQUET_SOURCE_FILE)
     sources = {c.name: source_columns.get(c.name) for c in item.columns}
     present = [c for c in item.columns if sources[c.name]]
     originals = "".join(f"{_q(sources[c.name].name)} as {_source(c)}, " for c in present)
@@ -142,10 +155,12 @@ def load_file(
     raw = ", ".join(f"{_q(c.name)} := cast({_source(c)} as varchar)" for c in present)
     columns = ", ".join(_q(c.name) for c in item.columns)
     sql = f"""insert into landing.{item.name}
-        select {columns}, $source_file, row_number, reason,
+        select {columns}, source_file__source, row_number, reason,
                case when reason is not null then to_json(struct_pack({raw})) end
         from (
             select *, nullif(concat_ws('; ', {checks}), '') as reason
-            from (select *, {typed} from (select {originals}row_number from {view}))
+            from (select *, {typed} from (
+                select {originals}{file_column} as source_file__source, row_number from {view}
+            ))
         )"""
     con.execute(sql, bound(sql, {"source_file": source_file, "built_at": built_at}))

@@ -63,3 +63,30 @@ def test_items_may_be_folders_of_mixed_files(tmp_path: Path, tiny_db: Path) -> N
     db = tmp_path / "x.duckdb"
     build(source, db)
     assert rows(db, "select * from user_weeks order by all") == rows(tiny_db, "select * from user_weeks order by all")
+
+
+def test_parquet_files_loaded_together_keep_their_file_and_row(tmp_path: Path) -> None:
+    """Parquet files with the same columns are loaded in one insert; each row names its own file and row."""
+    source = tmp_path / "input"
+    shutil.copytree(TINY, source)
+    events = source / "events"
+    good = ("('u1', TIMESTAMPTZ '2024-01-02 10:00:00+00', 'open', 'p{n}-1'), "
+            "('u2', TIMESTAMPTZ '2024-01-04 10:00:00+00', 'open', 'p{n}-2')")
+    with duckdb.connect() as con:
+        for name, values in [
+            ("p1", good.format(n=1)),
+            ("p2", good.format(n=2) + ", ('u1', null, 'open', 'p2-3')"),
+            ("p3", "('u1', TIMESTAMPTZ '2024-01-05 10:00:00+00', 'open', 'p3-1', 'note')"),
+        ]:
+            columns = "user_id, timestamp, event_name, event_id" + (", note" if name == "p3" else "")
+            con.execute(f"copy (select * from (values {values}) as t({columns})) "
+                        f"to '{events / name}.parquet' (format parquet)")
+    (events / "p4.parquet").write_bytes((events / "p2.parquet").read_bytes())
+    summary = build(source, tmp_path / "x.duckdb")
+    loads = {Path(f.path).name: (f.rows_read, f.rows_rejected) for f in summary.files}
+    assert [loads[f"p{n}.parquet"] for n in (1, 2, 3, 4)] == [(2, 0), (3, 1), (1, 0), (3, 1)]
+    quarantined = "select source_file, row_number, reason from quarantine where source_file like '%.parquet'"
+    assert sorted(rows(tmp_path / "x.duckdb", quarantined)) == [
+        (str(events / "p2.parquet"), 3, "timestamp is missing"),
+        (str(events / "p4.parquet"), 3, "timestamp is missing"),
+    ]

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipelines.errors import InputError
 
@@ -45,18 +46,16 @@ def _user_facing(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except InputError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False)
+            # as plain text, unwrapped: a path must survive copying, and brackets in it are not markup
+            err.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
             raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as error:  # noqa: BLE001 - the last line of defence
             if os.environ.get("ADOPTION_DEBUG"):
                 traceback.print_exc()
-            err.print(
-                f"[bold red]internal error:[/] {type(error).__name__}: {error}\n"
-                "Set ADOPTION_DEBUG=1 to see the details.",
-                highlight=False,
-            )
+            err.print(Text.assemble(("internal error: ", "bold red"), f"{type(error).__name__}: {error}\n"
+                                    "Set ADOPTION_DEBUG=1 to see the details."), soft_wrap=True)
             raise typer.Exit(1) from None
 
     return run

@@ -197,7 +197,10 @@ def open_file(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> dic
     _drop_previous(con, view)
     try:
         OPENERS[file.format](con, file, view)
+        return _source_columns(con, view)
     except duckdb.Error as error:
+        if PARQUET_SOURCE_FILE in str(error):
+            raise InputError(f"{file.path}: has a column named '{PARQUET_SOURCE_FILE}', a name the loader keeps "
+                             "for itself; rename that column") from error
         first_line = str(error).strip().splitlines()[0]
         raise InputError(f"{file.path}: cannot be read as {file.format.upper()}: {first_line}") from error
-    return _source_columns(con, view)

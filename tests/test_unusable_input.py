@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import TINY, adoption, rows
@@ -50,6 +51,13 @@ def test_corrupt_parquet(source: Path, tmp_path: Path) -> None:
     _fails_with(source, tmp_path / "x.duckdb", "events/c.parquet", "cannot be read as PARQUET")
 
 
+def test_parquet_column_with_the_loaders_own_name(source: Path, tmp_path: Path) -> None:
+    with duckdb.connect() as con:
+        con.execute(f"copy (select *, 'x' as adoption__source_file from read_csv('{source / 'events' / 'a.csv'}', "
+                    f"all_varchar = true)) to '{source / 'events' / 'c.parquet'}' (format parquet)")
+    _fails_with(source, tmp_path / "x.duckdb", "events/c.parquet", "column named 'adoption__source_file'")
+
+
 def test_no_usable_event(source: Path, tmp_path: Path) -> None:
     shutil.rmtree(source / "events")
     (source / "events.csv").write_text("user_id,timestamp,event_name\n")
@@ -58,6 +66,14 @@ def test_no_usable_event(source: Path, tmp_path: Path) -> None:
 
 def test_missing_folder(tmp_path: Path) -> None:
     _fails_with(tmp_path / "nope", tmp_path / "x.duckdb", "does not exist")
+
+
+def test_a_path_in_a_message_is_shown_as_it_is(tmp_path: Path) -> None:
+    # brackets are console markup to rich; a long path must not be broken across lines
+    folder = tmp_path / "[bold]exports" / ("a-very-long-folder-name-" * 4)
+    result = adoption("build", "--input", str(folder), "--db", str(tmp_path / "x.duckdb"))
+    assert result.returncode == 2
+    assert str(folder) in result.stderr
 
 
 def test_failed_build_keeps_the_previous_file(source: Path, tmp_path: Path) -> None:

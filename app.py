@@ -34,8 +34,9 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
-out = Console(width=None if sys.stdout.isatty() else 120)  # piped, rich would wrap tables at 80 columns
+# markup off: paths and file names are printed, and "[...]" in them is not a style
+err = Console(stderr=True, markup=False)
+out = Console(width=None if sys.stdout.isatty() else 120, markup=False)  # piped, rich would wrap tables at 80 columns
 
 
 def _user_facing(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,7 +64,7 @@ def _user_facing(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description:<34}"),
+        TextColumn("{task.description:<34}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -230,22 +230,29 @@ def _points_lost() -> dict[str, pl.Expr]:
 
 
 def _lines() -> dict[str, pl.Expr]:
-    """Per component, from the raw values: the line a CSM reads when it is a driver."""
+    """Per component, from the raw values: the line a CSM reads when it is a driver. No line
+    (null) where the raw value shows nothing wrong: shrinkage towards the portfolio can cost a
+    site points on a component it is clean on, but "0 of 5 users never used it" is no reason."""
     quiet = pl.col("quiet_users") + pl.col("silent_churn_users")
     used = weekly_active().round(0).cast(pl.Int64)
     trend = active_user_trend()
     return {
         "adoption": pl.format("only {} of {} licensed seats used in a typical week lately ({}%)", used,
                               pl.col("licensed_seats"), _percent(used / pl.col("licensed_seats"))),
-        "quiet": pl.format("{} of {} users ({}%) went quiet or stopped without a ticket", quiet, pl.col("users"),
-                           _percent(quiet / pl.col("users"))),
-        "never_activated": pl.format("{} of {} users ({}%) never used it", pl.col("never_activated_users"),
-                                     pl.col("users"), _percent(pl.col("never_activated_users") / pl.col("users"))),
+        "quiet": pl.when(quiet > 0).then(
+            pl.format("{} of {} users ({}%) went quiet or stopped without a ticket", quiet, pl.col("users"),
+                      _percent(quiet / pl.col("users")))
+        ),
+        "never_activated": pl.when(pl.col("never_activated_users") > 0).then(
+            pl.format("{} of {} users ({}%) never used it", pl.col("never_activated_users"), pl.col("users"),
+                      _percent(pl.col("never_activated_users") / pl.col("users")))
+        ),
         "trend": pl.when(trend < 1).then(
             pl.format("weekly active users down {}% on the 8 weeks before", _percent(1 - trend))
         ),
-        "tickets": pl.format("{} tickets per active user in the last 4 weeks",
-                             pl.col("tickets_per_active_user").round(2)),
+        "tickets": pl.when(pl.col("recent_tickets") > 0).then(
+            pl.format("{} tickets per active user in the last 4 weeks", pl.col("tickets_per_active_user").round(2))
+        ),
         "training": pl.when(pl.col("trained_users") == 0).then(pl.lit("no user trained yet"))
         .otherwise(pl.format("only {}% of users trained", _percent(pl.col("trained_share")))),
     }

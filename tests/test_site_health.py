@@ -213,3 +213,20 @@ def test_risk_bands_separate_the_struggling(planted: pl.DataFrame) -> None:
     at_risk = planted["risk"].is_in(["high", "medium"])
     assert at_risk.filter(planted["is_struggling"]).mean() >= 0.8
     assert at_risk.filter(~planted["is_struggling"]).mean() <= 0.5
+
+
+def test_a_driver_never_names_what_the_site_does_not_have() -> None:
+    # Two small sites (from a hand-written input): their never-activated shares differ by noise
+    # alone, so both are pooled to the same few points lost; the site that has none must not be
+    # told "0 of 5 users (0%) never used it".
+    north = _portfolio(site_id="north", licensed_seats=20, users=6, active_users=3, quiet_users=1,
+                       silent_churn_users=1, never_activated_users=1, trained_users=6, recent_active_weeks=12,
+                       trend_active_weeks=45, recent_tickets=0)
+    south = _portfolio(site_id="south", licensed_seats=15, users=5, active_users=4, quiet_users=1,
+                       silent_churn_users=1, never_activated_users=0, trained_users=0, recent_active_weeks=16,
+                       trend_active_weeks=53, recent_tickets=0)
+    health = _score(north, south)
+    assert "1 of 6 users (17%) never used it" in _site(health, "north")["drivers"]
+    drivers = _site(health, "south")["drivers"]
+    assert _site(health, "south")["risk"] == "high" and "went quiet" in drivers
+    assert "never used it" not in drivers and "tickets per active user" not in drivers

@@ -39,8 +39,9 @@ def calendar_factors(matrix: ActivityMatrix, counts: np.ndarray, informs: np.nda
     """
     n_sites, codes = len(matrix.site_ids), matrix.site_codes
     cells = (matrix.observed if informs is None else informs).astype(float)
-    user_events = (counts * cells).sum(axis=1)
-    site_events = _site_sums(codes, np.ones(len(codes)), counts * cells, n_sites)
+    learnt_from = counts * cells
+    user_events = learnt_from.sum(axis=1)
+    site_events = _site_sums(codes, np.ones(len(codes)), learnt_from, n_sites)
     portfolio_events = site_events.sum(axis=0)
     factors = np.ones((n_sites, counts.shape[1]))
     for _ in range(ITERATIONS):

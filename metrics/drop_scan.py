@@ -127,17 +127,30 @@ def intensity_signal(events: np.ndarray, factors: np.ndarray, matrix: ActivityMa
     return IntensitySignal(log_rate, active, float(np.nanmedian(variance)))
 
 
-def _count_z(signal: CountSignal, windows: Windows, observed: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    y_recent, y_base = windows.sums(signal.counts)
-    e_recent, e_base = windows.sums(signal.exposure)
+@dataclass(frozen=True)
+class CountSums:
+    """A count signal's recent and baseline sums of counts and exposure, each (users, starts)."""
+
+    y_recent: np.ndarray
+    y_base: np.ndarray
+    e_recent: np.ndarray
+    e_base: np.ndarray
+
+
+def count_sums(signal: CountSignal, windows: Windows) -> CountSums:
+    return CountSums(*windows.sums(signal.counts), *windows.sums(signal.exposure))
+
+
+def _count_z(signal: CountSignal, sums: CountSums, windows: Windows, weeks_base: np.ndarray) -> np.ndarray:
     _, y2e_base = windows.sums(_squared_over_exposure(signal))
-    df = observed[1] - 1.0
+    df = weeks_base - 1.0
     prior = DISPERSION_PRIOR_DF * signal.pooled_dispersion
-    dispersion = np.maximum((_pearson(y_base, e_base, y2e_base) + prior) / (np.maximum(df, 0) + DISPERSION_PRIOR_DF),
-                            1.0)
-    share = e_recent / np.maximum(e_recent + e_base, 1e-12)
-    testable = (y_base > 0) & (e_recent > 0)
-    return np.where(testable, signed_root_deviance(y_recent, y_base, share) / np.sqrt(dispersion), np.inf)
+    dispersion = np.maximum(
+        (_pearson(sums.y_base, sums.e_base, y2e_base) + prior) / (np.maximum(df, 0) + DISPERSION_PRIOR_DF), 1.0
+    )
+    share = sums.e_recent / np.maximum(sums.e_recent + sums.e_base, 1e-12)
+    testable = (sums.y_base > 0) & (sums.e_recent > 0)
+    return np.where(testable, signed_root_deviance(sums.y_recent, sums.y_base, share) / np.sqrt(dispersion), np.inf)
 
 
 def t_as_z(t: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -162,11 +175,11 @@ def _intensity_z(signal: IntensitySignal, windows: Windows) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ScanInputs:
-    """What the scan reads: which weeks count, the tested signals, and events for the rates."""
+    """What the scan reads: which weeks count, and the three signals (events also give the rates)."""
 
     observed: np.ndarray  # (users, weeks) bool
     events: CountSignal
-    counts: list[CountSignal]
+    days: CountSignal
     intensity: IntensitySignal
 
     def mapped(self, take: Callable[[np.ndarray], np.ndarray]) -> ScanInputs:
@@ -176,7 +189,7 @@ class ScanInputs:
             return CountSignal(take(signal.counts), take(signal.exposure), signal.pooled_dispersion)
 
         intensity = self.intensity
-        return ScanInputs(take(self.observed), counts(self.events), [counts(s) for s in self.counts],
+        return ScanInputs(take(self.observed), counts(self.events), counts(self.days),
                           IntensitySignal(take(intensity.log_rate), take(intensity.active), intensity.pooled_variance))
 
     def shuffled(self, rows: np.ndarray, rng: np.random.Generator) -> ScanInputs:
@@ -201,12 +214,14 @@ def scan_for_drops(inputs: ScanInputs, max_recent: int = MAX_RECENT, max_baselin
 def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropScan:
     windows = Windows(inputs.observed.shape[1], max_recent, max_baseline)
     weeks_recent, weeks_base = windows.sums(inputs.observed)
-    z = np.minimum.reduce([_count_z(s, windows, (weeks_recent, weeks_base)) for s in inputs.counts]
-                          + [_intensity_z(inputs.intensity, windows)])
+    events = count_sums(inputs.events, windows)
+    z = np.minimum.reduce([
+        _count_z(inputs.events, events, windows, weeks_base),
+        _count_z(inputs.days, count_sums(inputs.days, windows), windows, weeks_base),
+        _intensity_z(inputs.intensity, windows),
+    ])
     z = np.where((weeks_base >= MIN_BASELINE_WEEKS) & (weeks_recent >= 1), z, np.inf)
-    events, exposure = inputs.events.counts, inputs.events.exposure
-    y_recent, y_base = windows.sums(events)
-    e_recent, e_base = windows.sums(exposure)
+    y_recent, y_base, e_recent, e_base = events.y_recent, events.y_base, events.e_recent, events.e_base
     # The change point: the start where events fall furthest below expectation (maximum likelihood
     # for a drop in a Poisson rate). The start with the lowest z is often later, after a drop's
     # first uneven weeks, which would date the drop, and the tickets that count, too late.
@@ -218,7 +233,8 @@ def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropS
 
     tested = np.isfinite(z).any(axis=1)
     base_rate = at_start(y_base) / np.maximum(at_start(e_base), 1e-12)
-    y_tail, e_tail = events[:, -TAIL_WEEKS:].sum(axis=1), exposure[:, -TAIL_WEEKS:].sum(axis=1)
+    y_tail = inputs.events.counts[:, -TAIL_WEEKS:].sum(axis=1)
+    e_tail = inputs.events.exposure[:, -TAIL_WEEKS:].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return DropScan(
             z=np.where(tested, z.min(axis=1), np.nan),

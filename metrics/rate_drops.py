@@ -58,11 +58,10 @@ def site_weights(site_codes: np.ndarray, suspect: np.ndarray, tested: np.ndarray
 def _scan_inputs(matrix: ActivityMatrix, informs: np.ndarray) -> ScanInputs:
     """The scan's signals, with calendar factors learnt from the `informs` cells only."""
     events, days = matrix.events, matrix.active_days
-    event_signal = count_signal(events, calendar_factors(matrix, events, informs), matrix)
     return ScanInputs(
         matrix.observed,
-        event_signal,
-        [event_signal, count_signal(days, calendar_factors(matrix, days, informs), matrix)],
+        count_signal(events, calendar_factors(matrix, events, informs), matrix),
+        count_signal(days, calendar_factors(matrix, days, informs), matrix),
         intensity_signal(events, calendar_factors(matrix, events, informs & (events > 0)), matrix),
     )
 

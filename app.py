@@ -263,7 +263,7 @@ def serve(
     if auth is not None:
         from dashboards.sign_in import load_accounts, require_sign_in
 
-        require_sign_in(app, load_accounts(auth), db)
+        require_sign_in(app, load_accounts(auth))
     err.print(f"Serving {db} at http://{host}:{port}/ (Ctrl+C to stop)")
     waitress_serve(app.server, host=host, port=port, threads=8)
 

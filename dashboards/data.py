@@ -29,8 +29,8 @@ ROWS_SHOWN = 1000
 
 @ui.guarded
 def layout(**_url_args: str) -> html.Div:
-    sites = visible_sites()
     with ui.database() as con:
+        sites = visible_sites(con)
         info = ui.build_info(con)
         builds = recent_builds(con)
         reasons = quarantine_by_reason(con, sites=sites)

@@ -30,8 +30,8 @@ WORST_SHOWN = 5
 
 @ui.guarded
 def layout(**_url_args: str) -> html.Div:
-    sites = visible_sites()
     with ui.database() as con:
+        sites = visible_sites(con)
         info = ui.build_info(con)
         weeks = weekly_activity(con, sites=sites)
         statuses = status_totals(con, sites=sites)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import dash
 import dash_auth
+import duckdb
 import flask
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from metrics.site_access import sites_owned_by
-from metrics.store import reading
 from pipelines.errors import InputError
 
 ROLES = ("csm", "executive", "analyst")
@@ -104,16 +104,13 @@ def signed_in_user() -> str:
     return flask.request.authorization.username.lower()
 
 
-def require_sign_in(app: dash.Dash, accounts: dict[str, Account], db_path: Path) -> None:
+def require_sign_in(app: dash.Dash, accounts: dict[str, Account]) -> None:
     """Protect every route of the app and scope what each user sees to their role."""
     _BasicAuth(app, auth_func=_Verifier(accounts), secret_key=os.environ.get("ADOPTION_SECRET_KEY",
                                                                              secrets.token_hex(32)))
 
-    def viewer() -> list[str] | None:
+    def viewer(con: duckdb.DuckDBPyConnection) -> list[str] | None:
         account = accounts[signed_in_user()]
-        if account.role != "csm":
-            return None
-        with reading(db_path) as con:
-            return sites_owned_by(con, account.user)
+        return sites_owned_by(con, account.user) if account.role == "csm" else None
 
     app.server.config["ADOPTION_VIEWER"] = viewer

@@ -57,8 +57,8 @@ LATEST_TICKETS = 10
 @ui.guarded
 def layout(site_id: str | None = None, **_other: str) -> html.Div:
     key = unquote(site_id) if site_id else None
-    sites = visible_sites()
     with ui.database() as con:
+        sites = visible_sites(con)
         info = ui.build_info(con)
         profile = site_profile(con, key, sites=sites) if key else None
         if profile is None:
@@ -290,9 +290,9 @@ def outreach_filename(site_id: str, as_of: date) -> str:
 )
 def download_outreach(_n_clicks: int | None, site_id: str | None) -> tuple[Any, str]:
     """The CSV, read afresh: the site id comes from the page, whether it may be seen from the sign-in."""
-    sites = visible_sites()
     try:
         with ui.database() as con:
+            sites = visible_sites(con)
             profile = site_profile(con, site_id, sites=sites) if site_id else None
             if profile is None:
                 return no_update, "Site not found."

@@ -52,8 +52,8 @@ def _page_number(value: str | list[str] | None) -> int:
 @ui.guarded
 def layout(owner: str | list[str] | None = None, region: str | list[str] | None = None,
            risk: str | list[str] | None = None, page: str | list[str] | None = None, **_other: str) -> html.Div:
-    sites = visible_sites()
     with ui.database() as con:
+        sites = visible_sites(con)
         info = ui.build_info(con)
         if not has_table(con, "site_health"):
             return ui.page(TITLE, info, ui.notice(
@@ -184,7 +184,7 @@ def filter_sites(owner: str | None, region: str | None, risk: str | None) -> lis
     never from the browser."""
     chosen = {"owner": _first(owner), "region": _first(region), "risk": _first(risk)}
     with ui.database() as con:
-        ranking = site_ranking(con, sites=visible_sites(), **chosen)
+        ranking = site_ranking(con, sites=visible_sites(con), **chosen)
     return _ranking(ranking, chosen, 1)
 
 

@@ -247,7 +247,7 @@ def request_for(db: Path, sites: list[str] | None = None) -> Iterator[Dash]:
     """A request to the app over `db` by a viewer who may see `sites` (None: all)."""
     app = page_app()
     app.server.config["ADOPTION_DB"] = str(db)
-    app.server.config["ADOPTION_VIEWER"] = None if sites is None else (lambda: list(sites))
+    app.server.config["ADOPTION_VIEWER"] = None if sites is None else (lambda con: list(sites))
     with app.server.test_request_context("/"):
         yield app
 

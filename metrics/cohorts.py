@@ -7,6 +7,9 @@ from typing import Literal
 import duckdb
 import polars as pl
 
+from metrics.portfolio import visible
+from metrics.quiet_users import FLAGGED
+
 Cohort = Literal["invite_week", "invite_month", "role", "site"]
 
 _COHORT_SQL = {
@@ -36,7 +39,7 @@ def cohort_retention(
             active_users / nullif(users, 0) as retention
         from user_weeks
         inner join core.users as members on user_weeks.user_id = members.user_id
-        where ($sites is null or user_weeks.site_id = any($sites))
+        where {visible("user_weeks.site_id")}
         group by cohort, weeks_since_invite
         having weeks_since_invite <= $max_weeks
         order by cohort, weeks_since_invite
@@ -54,7 +57,7 @@ def went_quiet(
     group_by on `invite_month` answers "which cohort went quiet after go-live?".
     """
     return con.sql(
-        """
+        f"""
         select
             user_status.user_id,
             user_status.site_id,
@@ -67,12 +70,12 @@ def went_quiet(
             user_status.reason
         from user_status
         inner join core.users as users on user_status.user_id = users.user_id
-        where user_status.status in ('quiet', 'silent_churn')
+        where user_status.status = any($flagged)
             and user_status.drop_week between $start and $end
-            and ($sites is null or user_status.site_id = any($sites))
+            and {visible("user_status.site_id")}
         order by user_status.drop_week, user_status.user_id
         """,
-        params={"start": start, "end": end, "sites": sites},
+        params={"start": start, "end": end, "sites": sites, "flagged": list(FLAGGED)},
     ).pl()
 
 

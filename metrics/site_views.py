@@ -19,13 +19,6 @@ RISKS = ["high", "medium", "low"]
 RECENT_WEEKS = 12  # "recent" tickets: a quarter, long enough to show a pattern
 
 
-def _drivers_as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """`drivers` as one sentence, whether the build stored a list or a string."""
-    if isinstance(frame.schema.get("drivers"), pl.List):
-        return frame.with_columns(pl.col("drivers").list.join("; "))
-    return frame
-
-
 def site_ranking(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -36,7 +29,7 @@ def site_ranking(
 ) -> pl.DataFrame:
     """The visible sites in `site_health`, worst first (high risk first, then the lowest
     health score), narrowed by the filters that are given."""
-    frame = con.sql(
+    return con.sql(
         f"""
         select
             health.site_id,
@@ -63,7 +56,6 @@ def site_ranking(
         """,
         params={"sites": sites, "owner": owner, "region": region, "risk": risk, "risks": RISKS},
     ).pl()
-    return _drivers_as_text(frame)
 
 
 def filter_choices(con: duckdb.DuckDBPyConnection, *, sites: list[str] | None) -> dict[str, list[str]]:
@@ -113,7 +105,7 @@ def site_health_row(con: duckdb.DuckDBPyConnection, site_id: str, *, sites: list
         f"select * from site_health where site_id = $site_id and {visible('site_id')}",
         params={"site_id": site_id, "sites": sites},
     ).pl()
-    return _drivers_as_text(frame).row(0, named=True) if frame.height else None
+    return frame.row(0, named=True) if frame.height else None
 
 
 def site_trend(con: duckdb.DuckDBPyConnection, site_id: str, *, sites: list[str] | None) -> pl.DataFrame:

@@ -1,7 +1,7 @@
 -- materialized: view
 -- Usable events, each counted once: a repeated event_id, or a whole row repeated where
 -- there is no event_id, is one event; its first delivery in file order is kept, and
--- n_deliveries counts the rows it came in. The site is the user's site. A view: the build
+-- n_deliveries counts the rows it came in. A view: the build
 -- reads it once, into the events per user and day, and does not keep the events themselves.
 -- Grain: one row per event. Key: source_file, row_number (of the first delivery).
 with usable as not materialized (
@@ -83,16 +83,15 @@ first_deliveries as (
 ),
 
 final as (
+    -- every user here is in core.users: event_checks rejects the others
     select
-        first_deliveries.source_file,
-        first_deliveries.row_number,
-        first_deliveries.user_id,
-        users.site_id,
-        first_deliveries.event_name,
-        first_deliveries.occurred_at,
-        first_deliveries.n_deliveries
+        source_file,
+        row_number,
+        user_id,
+        event_name,
+        occurred_at,
+        n_deliveries
     from first_deliveries
-    inner join core.users as users on first_deliveries.user_id = users.user_id
 )
 
 select * from final

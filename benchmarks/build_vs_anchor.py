@@ -18,6 +18,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from pipelines.build import MEMORY_LIMIT
+
 EVENTS_PER_USER = 520  # the default demo: about 1.04 million events for 2,000 users over 52 weeks
 
 BUILD = textwrap.dedent("""
@@ -46,12 +48,13 @@ BUILD = textwrap.dedent("""
 ANCHOR = textwrap.dedent("""
     import json, os, resource, sys, time
     import duckdb
+    from pipelines.build import MEMORY_LIMIT
     folder, target = sys.argv[1], sys.argv[2]
     if os.path.exists(target): os.remove(target)
     start = time.perf_counter()
     con = duckdb.connect(target)
     con.execute("set TimeZone = 'UTC'")
-    con.execute(f"set memory_limit = '{os.environ.get('ADOPTION_MEMORY_LIMIT', '3GB')}'")
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")  # the build's own limit
     con.execute(f'''
         create table user_weeks as
         with raw as (
@@ -124,7 +127,7 @@ def main() -> None:
     lines = [
         f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
         f"{os.cpu_count()} cores, {memory_gb:.0f} GB; DuckDB memory limit "
-        f"{os.environ.get('ADOPTION_MEMORY_LIMIT', '3GB')}.",
+        f"{MEMORY_LIMIT}.",
         f"Command: `python benchmarks/build_vs_anchor.py --sizes {args.sizes}`",
         "",
         "| events (M) | input rows (M) | build (s) | anchor (s) | build / anchor | build peak RSS (MB) "

@@ -9,11 +9,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from metrics.build_stages import BUILD_STAGES
 from metrics.site_health import beta_binomial_shrink, site_facts, site_health
-from pipelines.build import build
-from pipelines.demo_data import write_demo
-from tests.conftest import rows
+from tests.conftest import built_demo, rows
 
 AS_OF = date(2024, 6, 3)
 WEEKS = [AS_OF - timedelta(weeks=w) for w in range(11, -1, -1)]  # the 12 weeks up to as_of, oldest first
@@ -190,9 +187,8 @@ DEMOS = [(7, 2000, 30), (11, 3000, 40)]  # seed, users, sites
 def planted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     seed, users, sites = request.param
     folder = tmp_path_factory.mktemp(f"health{seed}")
-    write_demo(folder / "input", users=users, sites=sites, seed=seed)
-    build(folder / "input", folder / "db.duckdb", stages=BUILD_STAGES)
-    health = pl.DataFrame(rows(folder / "db.duckdb", "select site_id, health_score, risk from site_health"),
+    db = built_demo(folder, users=users, sites=sites, seed=seed)
+    health = pl.DataFrame(rows(db, "select site_id, health_score, risk from site_health"),
                           schema=["site_id", "health_score", "risk"], orient="row")
     truth = pl.read_csv(folder / "input" / "truth_sites.csv").select("site_id", "is_struggling")
     return health.join(truth, on="site_id")

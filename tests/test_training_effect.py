@@ -10,11 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.build_stages import BUILD_STAGES
 from metrics.training_effect import balanced_panel, did_rows, site_week_rates
 from metrics.training_survival import MIN_AT_RISK, hazard_ratio, risk_intervals
-from pipelines.build import build
-from pipelines.demo_data import write_demo
+from tests.conftest import built_demo
 
 AS_OF = date(2024, 6, 3)
 
@@ -143,9 +141,8 @@ DEMOS = [(7, 2000, 30), (23, 1200, 20)]  # seed, users, sites
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     seed, users, sites = request.param
     folder = tmp_path_factory.mktemp(f"training{seed}")
-    write_demo(folder / "input", users=users, sites=sites, seed=seed)
-    build(folder / "input", folder / "db.duckdb", stages=BUILD_STAGES)
-    with duckdb.connect(str(folder / "db.duckdb"), read_only=True) as con:
+    db = built_demo(folder, users=users, sites=sites, seed=seed)
+    with duckdb.connect(str(db), read_only=True) as con:
         effect = con.sql("select * from training_effect").pl()
         survival = con.sql("select * from training_survival").pl()
     truth = pl.read_csv(folder / "input" / "truth_training.csv")

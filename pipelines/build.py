@@ -49,9 +49,17 @@ def _temp_path(db_path: Path) -> Path:
     return db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
 
 
+def _landing_path(temp_path: Path) -> Path:
+    return Path(f"{temp_path}.landing")
+
+
+def _spill_path(temp_path: Path) -> Path:
+    return Path(f"{temp_path}.spill")
+
+
 def _scratch_files(temp_path: Path) -> list[Path]:
     """What a build leaves beside its temp file: the landing database and write-ahead logs."""
-    landing = Path(f"{temp_path}.landing")
+    landing = _landing_path(temp_path)
     return [Path(f"{temp_path}.wal"), landing, Path(f"{landing}.wal")]
 
 
@@ -68,12 +76,12 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     con.execute("set TimeZone = 'UTC'")
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
-    con.execute("set temp_directory = ?", [str(path) + ".spill"])
+    con.execute("set temp_directory = ?", [str(_spill_path(path))])
     con.execute("set preserve_insertion_order = true")
     # A build that dies is thrown away, so nothing needs saving on the way; by default DuckDB
     # checkpoints whenever its log passes 16 MB (1.8 s in the middle of a 20M-event load).
     con.execute("set checkpoint_threshold = '1TB'")
-    con.execute("attach ? as landing", [f"{path}.landing"])
+    con.execute("attach ? as landing", [str(_landing_path(path))])
     return con
 
 
@@ -170,7 +178,7 @@ def build(
         temp_path.unlink(missing_ok=True)
         raise
     finally:
-        shutil.rmtree(str(temp_path) + ".spill", ignore_errors=True)
+        shutil.rmtree(_spill_path(temp_path), ignore_errors=True)
         for path in _scratch_files(temp_path):
             path.unlink(missing_ok=True)
 

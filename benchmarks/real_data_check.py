@@ -5,7 +5,7 @@ it as of past cut weeks (as a CSM would have seen the list then) and look at wha
 did in the weeks after. Measured, pooled over cuts: how early new flags come and how often
 their users never came back; flags that expire on their own (a long-silent user scored
 `active`); flags that change without news; whether q_value means what it says; and false
-alarms over the holidays. Scoring goes through metrics.quiet_users.score_users and
+alarms over the holidays. Scoring goes through metrics.quiet_users.score_at and
 metrics.evaluation.thirty_day_rule by name, so this keeps measuring whatever they become.
 
 Run: python benchmarks/real_data_check.py /work/shared/data/realgit --cdnow --out before.md
@@ -29,7 +29,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from metrics.evaluation import thirty_day_rule
-from metrics.quiet_users import FLAGGED, score_users
+from metrics.quiet_users import FLAGGED, score_at
+from metrics.return_model import ReturnModel, active_weeks, fit_return_model
 from metrics.user_facts import user_facts, user_tickets
 from pipelines.build import build
 
@@ -85,11 +86,13 @@ def january_weeks(start: date, as_of: date) -> list[date]:
     return mondays.filter((mondays.dt.month() == 1) & (mondays.dt.day() <= 28)).to_list()
 
 
-def scored_at(con: duckdb.DuckDBPyConnection, user_weeks: pl.DataFrame, week: date) -> pl.DataFrame:
-    """Both methods as of `week`, from the data up to the end of that week only."""
+def scored_at(con: duckdb.DuckDBPyConnection, user_weeks: pl.DataFrame, week: date, model: ReturnModel) -> pl.DataFrame:
+    """Both methods as of `week`, from the data up to the end of that week only. The return model
+    is fitted once on the whole history: it judges each week with what it knew by then, so this is
+    what score_users gives on the data cut at `week` (tests/test_return_model.py checks that)."""
     facts = user_facts(con, week)
-    ours = score_users(facts, user_weeks.filter(pl.col("week") <= week).select(SCORING_COLUMNS),
-                       user_tickets(con, week), week)
+    ours = score_at(facts, user_weeks.filter(pl.col("week") <= week).select(SCORING_COLUMNS),
+                    user_tickets(con, week), week, model)
     return ours.select(
         "user_id", pl.col("status").cast(pl.String), pl.col("status").cast(pl.String).is_in(FLAGGED).alias("ours"),
         pl.col("drop_week").alias("ours_drop"), "q_value", "track",
@@ -230,10 +233,12 @@ def score_input(input_dir: Path, every: int, horizon: int, since: date | None, m
         jan_weeks = january_weeks(cuts[0], as_of)
         weeks = sorted(set(cuts) | set(jan_weeks))
         task = progress.add_task(input_dir.name, total=len(weeks))
-        frames, score_seconds = [], 0.0
+        started = time.perf_counter()
+        model = fit_return_model(active_weeks(user_weeks.select(SCORING_COLUMNS), as_of))
+        frames, score_seconds = [], time.perf_counter() - started
         for week in weeks:
             started = time.perf_counter()
-            scored = scored_at(con, user_weeks, week)
+            scored = scored_at(con, user_weeks, week, model)
             score_seconds += time.perf_counter() - started
             after = outcomes(activity, ticket_weeks, users, week, every)
             frames.append(scored.join(after, on="user_id", how="left").with_columns(pl.lit(week).alias("cut")))

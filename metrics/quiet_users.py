@@ -1,18 +1,27 @@
 """`user_status`: who went quiet, since when and why, one status per user.
 
+Two ways use ends, two tracks:
+- the stop track (return_model): the user stopped entirely. Whether a silence is long enough
+  to call is learnt from the data's own past, as it stood each week: how often users of
+  the same rhythm came back from a silence that long. A stop once called stays called,
+  with the same drop week (the week after the last use), until the user uses it again.
+- the rate track (rate_drops): the user still uses it, but far less than their own
+  baseline, a fade; tested against their own weeks, adjusted for what hit their site.
+
 Statuses, in the order they are decided (CONTRACT.md): deactivated, never_activated, new,
-then for users whose use dropped (rate track or light track) ticketed_decline, silent_churn
-or quiet, and active for everyone else.
+then for users who stopped or faded ticketed_decline, silent_churn (stopped) or quiet
+(faded), and active for everyone else.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
 import duckdb
+import numpy as np
 import polars as pl
 
-from metrics.light_users import light_user_scores
 from metrics.rate_drops import rate_drops
+from metrics.return_model import ReturnModel, active_weeks, fit_return_model, silences_at
 from metrics.status_reasons import reason
 from metrics.user_facts import user_facts, user_tickets
 
@@ -20,40 +29,59 @@ STATUSES = ["never_activated", "new", "active", "quiet", "silent_churn", "ticket
 FLAGGED = ["quiet", "silent_churn"]
 
 Q_RATE = 0.125  # false discovery rate of the rate track's list (measured: 0.07-0.09)
-Q_LIGHT = 0.05  # Bayesian false discovery rate of the light track's list
-MAX_RATE_RATIO = 0.5  # a drop must at least halve use to be worth a call
+MAX_RATE_RATIO = 0.5  # a fade must at least halve use to be worth a call
 MAX_TAIL_RATIO = 0.75  # and use in the last two weeks must still be well below the baseline
 LIGHT_RATE = 3.0  # events a week below which the rate test has too little power
-NEW_WEEKS = 6  # weeks of use history needed to judge
+Q_STOP = 0.2  # a stop is called once at most 1 in 5 users like them came back from such a silence
+Q_CORROBORATED = 0.5  # or at most half did, and the silence is this unlikely at the user's own pace:
+RHYTHM_ALPHA = 0.01
+NEW_WEEKS = 6  # weeks of use history needed to judge a user's rate (a stop needs none: it is judged by others')
 TICKET_LEAD = timedelta(days=14)  # a ticket this long before the drop began still counts
 NEVER_ACTIVATED_AFTER = timedelta(days=14)
 
 
-def _with_drops(facts: pl.DataFrame, user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    rate = rate_drops(user_weeks, as_of)
-    heavy = pl.col("baseline_rate") >= LIGHT_RATE
-    rate = rate.with_columns(
-        (heavy & (pl.col("q_value") <= Q_RATE) & (pl.col("rate_ratio") <= MAX_RATE_RATIO)
-         & (pl.col("tail_ratio") <= MAX_TAIL_RATIO)).fill_null(False).alias("is_drop"),
-        pl.lit("rate").alias("track"),
+def _fades(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The rate track: who is still using it but far less, and who has enough use to be tested."""
+    rate = rate_drops(user_weeks, as_of, min_rate=LIGHT_RATE / 2)
+    tested = (pl.col("baseline_rate") >= LIGHT_RATE).fill_null(False)
+    return rate.with_columns(
+        tested.alias("rate_tested"),
+        (tested & (pl.col("q_value") <= Q_RATE) & (pl.col("rate_ratio") <= MAX_RATE_RATIO)
+         & (pl.col("tail_ratio") <= MAX_TAIL_RATIO)).fill_null(False).alias("is_fade"),
     )
-    light_ids = rate.filter(~heavy.fill_null(True))["user_id"]
-    light = light_user_scores(user_weeks, as_of, light_ids, Q_LIGHT).with_columns(
-        pl.col("p_alive").alias("p_value"), pl.lit("light").alias("track")
-    )
-    light_columns = ["p_value", "q_value", "is_drop", "drop_week", "track", "p_alive"]
-    return (
-        facts.join(rate, on="user_id", how="left")
-        .join(light.select("user_id", *[pl.col(c).alias(f"light_{c}") for c in light_columns]), on="user_id",
-              how="left")
-        .with_columns(
-            [
-                pl.when(pl.col("light_track").is_not_null()).then(pl.col(f"light_{c}")).otherwise(pl.col(c)).alias(c)
-                for c in ["p_value", "q_value", "is_drop", "drop_week", "track"]
-            ]
-        )
-        .rename({"light_p_alive": "p_alive"})
-        .drop([f"light_{c}" for c in light_columns if c != "p_alive"])
+
+
+def _stops(model: ReturnModel, as_of: date) -> pl.DataFrame:
+    """The stop track: every activated user's current silence and whether it is a stop."""
+    silences = silences_at(model, model.active.week_of(as_of), Q_STOP, Q_CORROBORATED, RHYTHM_ALPHA)
+    return pl.DataFrame(
+        {
+            "user_id": model.active.user_ids[silences.user],
+            "last_active_week": np.datetime64(model.active.epoch, "D") + 7 * silences.last_week,
+            "decline_week": np.datetime64(model.active.epoch, "D") + 7 * silences.decline_week,
+            "weeks_silent": silences.weeks_silent,
+            "active_weeks_26": silences.active_26,
+            "rate_26": silences.rate_26,
+            "p_back": silences.p_back,
+            "is_stop": silences.stopped,
+            "stopped_by": silences.stopped_by.astype(str),
+        }
+    ).with_columns(pl.col("last_active_week", "decline_week").cast(pl.Date))
+
+
+def _tracks(users: pl.DataFrame) -> pl.DataFrame:
+    """One drop per user: a stop, else a fade that did not end in a stop (the stop track judges those)."""
+    stop = pl.col("is_stop").fill_null(False)
+    fade = pl.col("is_fade").fill_null(False) & (pl.col("last_active_at") >= pl.col("drop_week").cast(pl.Datetime("us")))
+    rate = pl.col("rate_tested").fill_null(False)
+    return users.with_columns(
+        (stop | fade).alias("is_drop"),
+        pl.when(stop).then(pl.lit("stop")).when(fade | rate).then(pl.lit("rate"))
+        .when(pl.col("weeks_silent").is_not_null()).then(pl.lit("stop")).alias("track"),
+    ).with_columns(
+        pl.when(stop).then(pl.col("decline_week")).otherwise(pl.col("drop_week")).alias("drop_week"),
+        pl.when(pl.col("track") == "rate").then(pl.col("p_value")).alias("p_value"),
+        pl.when(pl.col("track") == "rate").then(pl.col("q_value")).otherwise(pl.col("p_back")).alias("q_value"),
     )
 
 
@@ -78,27 +106,36 @@ def _status(as_of: date) -> pl.Expr:
         pl.when(pl.col("deactivated_at") < window_end).then(pl.lit("deactivated"))
         .when(pl.col("last_active_at").is_null() & (pl.col("invited_at") < window_end - NEVER_ACTIVATED_AFTER))
         .then(pl.lit("never_activated"))
-        .when(pl.col("last_active_at").is_null() | (pl.col("first_active_at") >= new_since)).then(pl.lit("new"))
+        .when(pl.col("last_active_at").is_null()
+              | (pl.col("first_active_at") >= new_since) & ~pl.col("is_stop").fill_null(False)).then(pl.lit("new"))
         .when(pl.col("is_drop") & pl.col("drop_ticket_at").is_not_null()).then(pl.lit("ticketed_decline"))
-        .when(pl.col("is_drop") & (pl.col("last_active_at") < pl.col("drop_week").cast(pl.Datetime("us"))))
-        .then(pl.lit("silent_churn"))
+        .when(pl.col("is_drop") & (pl.col("track") == "stop")).then(pl.lit("silent_churn"))
         .when(pl.col("is_drop")).then(pl.lit("quiet"))
-        .when(pl.col("p_value").is_null() & pl.col("track").is_null()).then(pl.lit("new"))
         .otherwise(pl.lit("active"))
         .cast(pl.Enum(STATUSES))
     )
 
 
-def score_users(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """The contract's user_status rows from the build's facts, weekly counts and tickets."""
-    users = _ticket_since_drop(_with_drops(facts, user_weeks, as_of).with_columns(pl.col("is_drop").fill_null(False)),
-                               tickets)
+def score_at(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFrame, as_of: date,
+             model: ReturnModel) -> pl.DataFrame:
+    """The contract's user_status rows as of `as_of`, with a return model fitted up to as_of or later
+    (it uses only what it knew by each week, so one model serves many past weeks)."""
+    weeks = user_weeks.filter(pl.col("week") <= as_of)
+    users = (
+        facts.join(_fades(weeks, as_of), on="user_id", how="left")
+        .join(_stops(model, as_of), on="user_id", how="left")
+        .pipe(_tracks)
+        .pipe(_ticket_since_drop, tickets)
+    )
     users = users.with_columns(_status(as_of).alias("status"), pl.lit(as_of).alias("as_of"))
-    tested = pl.col("status").is_in(["active", "quiet", "silent_churn", "ticketed_decline"])
+    judged = pl.col("status").is_in(["active", "quiet", "silent_churn", "ticketed_decline"])
     dropped = pl.col("status").is_in(["quiet", "silent_churn", "ticketed_decline"])
+    stopped = dropped & (pl.col("track") == "stop")
     users = users.with_columns(  # users who did not drop: the last weeks against the usual
-        pl.when(dropped).then(pl.col("baseline_rate")).otherwise(pl.col("usual_rate")).alias("baseline_rate"),
-        pl.when(dropped).then(pl.col("recent_rate")).otherwise(pl.col("lately_rate")).alias("recent_rate"),
+        pl.when(stopped).then(pl.col("rate_26")).when(dropped).then(pl.col("baseline_rate"))
+        .otherwise(pl.col("usual_rate")).alias("baseline_rate"),
+        pl.when(stopped).then(pl.lit(0.0)).when(dropped).then(pl.col("recent_rate"))
+        .otherwise(pl.col("lately_rate")).alias("recent_rate"),
     )
     return users.with_columns(reason(as_of).alias("reason")).select(
         "user_id",
@@ -110,13 +147,18 @@ def score_users(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataF
         "baseline_rate",
         "recent_rate",
         pl.when(dropped).then(pl.col("drop_week")).alias("drop_week"),
-        pl.when(tested).then(pl.col("p_value")).alias("p_value"),
-        pl.when(tested).then(pl.col("q_value")).alias("q_value"),
+        pl.when(judged).then(pl.col("p_value")).alias("p_value"),
+        pl.when(judged).then(pl.col("q_value")).alias("q_value"),
         "last_ticket_at",
         "trained",
         "reason",
-        pl.when(tested).then(pl.col("track")).alias("track"),
+        pl.when(judged).then(pl.col("track")).alias("track"),
     ).sort("user_id")
+
+
+def score_users(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The contract's user_status rows from the build's facts, weekly counts and tickets."""
+    return score_at(facts, user_weeks, tickets, as_of, fit_return_model(active_weeks(user_weeks, as_of)))
 
 
 def write_user_status(con: duckdb.DuckDBPyConnection) -> None:

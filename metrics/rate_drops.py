@@ -21,11 +21,22 @@ from statsmodels.stats.multitest import multipletests
 
 from metrics.activity_matrix import ActivityMatrix, activity_matrix
 from metrics.calendar_factors import calendar_factors
-from metrics.drop_scan import MAX_BASELINE, MAX_RECENT, ScanInputs, count_signal, intensity_signal, scan_for_drops
+from metrics.drop_scan import (
+    MAX_BASELINE,
+    MAX_RECENT,
+    MIN_RECENT_WEEKS,
+    DropScan,
+    ScanInputs,
+    count_signal,
+    intensity_signal,
+    scan_for_drops,
+)
 
 SUSPECT_Q, SUSPECT_RATIO = 0.2, 0.5  # first-pass drops left out of the calendar factors
 PRIOR_USERS = 10.0  # a site's share of drops is shrunk towards the portfolio's with this many users
-NULL_DRAWS, NULL_SEED = 50_000, 0  # shuffled histories in the permutation null: p-values down to 2e-5
+# shuffled histories in the permutation null: 40 per user tested, so p-values resolve well below
+# the q/m that Benjamini-Hochberg asks of the strongest user, between these bounds
+NULL_DRAWS_PER_USER, MIN_NULL_DRAWS, MAX_NULL_DRAWS, NULL_SEED = 40, 2_000, 50_000, 0
 LATELY_WEEKS = 4  # what "lately" means in a reason, for users whose use did not drop
 
 
@@ -69,23 +80,47 @@ def _scan_inputs(matrix: ActivityMatrix, informs: np.ndarray) -> ScanInputs:
 def _permutation_p(z: np.ndarray, inputs: ScanInputs) -> np.ndarray:
     """One-sided p-values of z against the scan of users' own weeks shuffled."""
     rng = np.random.default_rng(NULL_SEED)
-    rows = rng.integers(0, len(z), NULL_DRAWS)
+    draws = int(np.clip(NULL_DRAWS_PER_USER * len(z), MIN_NULL_DRAWS, MAX_NULL_DRAWS))
+    rows = rng.integers(0, len(z), draws)
     null = scan_for_drops(inputs.shuffled(rows, rng)).z
     null = np.sort(null[~np.isnan(null)])
     return np.where(np.isnan(z), np.nan, (1 + np.searchsorted(null, z, side="right")) / (1 + len(null)))
 
 
-def rate_drops(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """Per user: the most likely drop start, its size, and p and q for "use dropped"."""
+def _tested_users(matrix: ActivityMatrix, min_rate: float) -> np.ndarray:
+    """Users with at least `min_rate` events per observed week before the last MIN_RECENT_WEEKS:
+    the only ones whose baseline can carry a rate test. The others still inform the calendar."""
+    before = matrix.events.shape[1] - MIN_RECENT_WEEKS
+    weeks = matrix.observed[:, :before].sum(axis=1)
+    return (weeks > 0) & (matrix.events[:, :before].sum(axis=1) >= min_rate * np.maximum(weeks, 1))
+
+
+def _scan_tested(inputs: ScanInputs, tested: np.ndarray) -> tuple[DropScan, np.ndarray]:
+    """The scan and permutation p-values of the tested users, nan for everyone else."""
+    mine = inputs.mapped(lambda values: values[tested])
+    scan = scan_for_drops(mine)
+    p_value = _permutation_p(scan.z, mine) if tested.any() else np.zeros(0)
+
+    def spread(values: np.ndarray) -> np.ndarray:
+        full = np.full(len(tested), np.nan)
+        full[tested] = values
+        return full
+
+    return DropScan(**{name: spread(getattr(scan, name)) for name in DropScan.__dataclass_fields__}), spread(p_value)
+
+
+def rate_drops(user_weeks: pl.DataFrame, as_of: date, min_rate: float) -> pl.DataFrame:
+    """Per user: the most likely drop start, its size, and p and q for "use dropped"; users with
+    under `min_rate` events a week are not tested (their weeks still shape the calendar factors)."""
     matrix = activity_matrix(user_weeks, as_of, MAX_RECENT + MAX_BASELINE)
+    tested = _tested_users(matrix, min_rate)
     first = _scan_inputs(matrix, matrix.observed)
-    scan = scan_for_drops(first)
-    suspect = (_bh(_permutation_p(scan.z, first)) <= SUSPECT_Q) & (scan.rate_ratio <= SUSPECT_RATIO)
+    scan, p_first = _scan_tested(first, tested)
+    suspect = (_bh(p_first) <= SUSPECT_Q) & (scan.rate_ratio <= SUSPECT_RATIO)
     since_drop = np.arange(matrix.events.shape[1])[None, :] >= (matrix.events.shape[1] - scan.recent_weeks)[:, None]
     del first  # a second set of signals is about to be made: not both at once
     inputs = _scan_inputs(matrix, matrix.observed & ~(suspect[:, None] & since_drop))
-    scan = scan_for_drops(inputs)
-    p_value = _permutation_p(scan.z, inputs)
+    scan, p_value = _scan_tested(inputs, tested)
     lately = matrix.events.shape[1] - LATELY_WEEKS
     weeks_lately, weeks_usual = matrix.observed[:, lately:].sum(axis=1), matrix.observed[:, :lately].sum(axis=1)
     return pl.DataFrame(

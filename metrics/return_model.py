@@ -1,0 +1,362 @@
+"""How often silent users come back, learnt from the data's own past, as it stood each week.
+
+Whether a silence means a user is gone depends on the data's rhythm: three silent weeks
+are news for a clinician who uses the product daily and nothing for an admin who logs in
+monthly; and on the product: in one portfolio most users who go quiet for a month come
+back, in another few do. So the model is not assumed: it is learnt from what users of the
+same rhythm did after silences of each length, in this data, before each week.
+
+The model is a discrete-time hazard of return. A spell of silence starts after each active
+week L; in its k-th week (week L+k) the user either comes back or stays silent. Per rhythm
+band, logit P(back in week k | silent k-1 weeks) = b0 + b1 log k + b2 log^2 k (the chance of
+a return falls as a silence lengthens, because those who are gone stop returning), fitted
+by maximum likelihood on the counts of silent weeks and returns, shrunk towards the
+portfolio's curve where a band has little data. From it, the chance that a user silent s
+weeks is back within the horizon: 1 - prod_{k=s+1..s+H} (1 - h(k)).
+
+Point in time: the model of week t is fitted on the weeks up to t only, and a user is
+stopped once the model of some week during their silence said that their silence was long
+enough. So a flag never comes undone while the user stays silent, a rebuild with later data
+gives the same answer for earlier weeks, and the flag_backtest scores past weeks with the
+model that was known then.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from metrics.drop_scan import signed_root_deviance
+
+HORIZON_WEEKS = 26  # "came back": any use within this many weeks
+MAX_K = 80  # silences longer than this share one return rate
+MAX_SILENCE = 52  # silent a year: stopped, whatever the model says
+HALF_YEAR = 26  # silent half a year, longer than any earlier gap of the user's: stopped
+MIN_SILENCE = 3  # one or two silent weeks are a vacation as often as a drop
+SUDDEN_WEEKS = 8  # a stop is "sudden" for a user so regular that this many silent weeks are already unusual
+DECLINE_WEEKS = 12  # how long before a stop a fading use may have begun to fall
+DECLINE_BASELINE_WEEKS = (6, 26)  # the weeks of use before it that it is measured against, at least and at most
+PRIOR_TRIALS = 20.0  # weight, in silent weeks, of the portfolio's curve in a band's fit
+NEWTON_STEPS = 30
+
+# rhythm bands: a user's first use alone, else weeks with use in the 26 up to the last
+# (1, 2, 3-4, 5-8, 9-16, 17-26) x fewer or at least HEAVY_EVENTS events in a week with use
+ACTIVE_WEEK_EDGES = np.array([2, 3, 5, 9, 17])
+HEAVY_EVENTS = 3.0
+N_BANDS = 1 + 2 * (len(ACTIVE_WEEK_EDGES) + 1)
+
+
+@dataclass(frozen=True)
+class ActiveWeeks:
+    """Every user's weeks with use, as week numbers from `epoch` (a Monday), sorted by user then week."""
+
+    epoch: date
+    user_ids: np.ndarray  # (users,) sorted
+    user: np.ndarray  # (active weeks,) index into user_ids
+    week: np.ndarray  # (active weeks,)
+    events: np.ndarray  # (active weeks,) events that week
+    enrolled_until: np.ndarray  # (users,) last week the user held a seat, up to as_of
+    as_of: int  # week number of the as_of week
+
+    def week_of(self, day: date) -> int:
+        return (day - self.epoch).days // 7
+
+
+def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> ActiveWeeks:
+    """From `user_weeks` (user_id, week, events, is_enrolled), the weeks with use up to as_of."""
+    frame = user_weeks.lazy().filter(pl.col("week") <= as_of)
+    epoch = frame.select(pl.col("week").min()).collect().item() or as_of
+    week_code = (pl.col("week") - pl.lit(epoch)).dt.total_days() // 7
+    users = (
+        frame.group_by("user_id")
+        .agg(week_code.filter(pl.col("is_enrolled")).max().fill_null(-1).alias("enrolled_until"))
+        .sort("user_id")
+        .with_row_index("user_code")
+        .collect()
+    )
+    weeks = (
+        frame.filter(pl.col("events") > 0)
+        .join(users.lazy().select("user_id", "user_code"), on="user_id")
+        .select("user_code", week_code.alias("week_code"), "events")
+        .sort("user_code", "week_code")
+        .collect()
+    )
+    return ActiveWeeks(
+        epoch=epoch,
+        user_ids=users["user_id"].to_numpy(),
+        user=weeks["user_code"].to_numpy().astype(np.int64),
+        week=weeks["week_code"].to_numpy().astype(np.int64),
+        events=weeks["events"].to_numpy().astype(float),
+        enrolled_until=users["enrolled_until"].to_numpy().astype(np.int64),
+        as_of=(as_of - epoch).days // 7,
+    )
+
+
+@dataclass(frozen=True)
+class Spells:
+    """One spell of silence after each active week, as seen at the model's as_of."""
+
+    user: np.ndarray
+    start: np.ndarray  # the active week L the silence follows
+    length: np.ndarray  # weeks observed after L: to the next active week, or to the end of the seat or as_of
+    returned: np.ndarray  # ended by a use (else still silent when last seen)
+    band: np.ndarray  # rhythm band at L
+    active_26: np.ndarray  # weeks with use in the 26 up to L
+    rate_26: np.ndarray  # events per week in the 26 up to L (or since first use, if later)
+    longest_gap: np.ndarray  # most silent weeks between two uses, up to L
+
+
+def rhythm_band(n_used: np.ndarray, active_26: np.ndarray, events_per_active_week: np.ndarray) -> np.ndarray:
+    """The band of a user at an active week: first use alone, else how many weeks they used it
+    x how much they did when they did (a heavy user's silence says more than a light one's)."""
+    level = np.searchsorted(ACTIVE_WEEK_EDGES, active_26, side="right")
+    return np.where(n_used == 1, 0, 1 + 2 * level + (events_per_active_week >= HEAVY_EVENTS))
+
+
+def spells(active: ActiveWeeks) -> Spells:
+    """The silences after every active week, with the user's rhythm at its start."""
+    user, week = active.user, active.week
+    n = len(week)
+    key = user * (active.as_of + 1) + week
+    first_of_user = np.searchsorted(user, user, side="left")
+    rank = np.arange(n) - first_of_user + 1
+    since_26 = np.searchsorted(key, user * (active.as_of + 1) + np.maximum(week - 25, 0), side="left")
+    active_26 = np.arange(n) - np.maximum(since_26, first_of_user) + 1
+    tenure = week - week[first_of_user]
+    cumulative = np.cumsum(active.events)
+    events_26 = cumulative - np.append(0.0, cumulative)[np.maximum(since_26, first_of_user)]
+    rate_26 = events_26 / np.minimum(tenure + 1, 26)
+    next_same = np.append(user[1:] == user[:-1], False)
+    next_week = np.where(next_same, np.append(week[1:], 0), -1)
+    end = np.minimum(active.enrolled_until[user], active.as_of)
+    returned = next_same & (next_week <= end)
+    length = np.where(returned, next_week - week, np.maximum(end - week, 0))
+    gap_before = np.where(np.append(False, next_same[:-1]), week - np.append(0, week[:-1]) - 1, 0)
+    # the longest gap up to each active week: a running maximum within each user
+    longest = np.maximum.accumulate(gap_before + user * (active.as_of + 2)) - user * (active.as_of + 2)
+    per_active = events_26 / np.maximum(active_26, 1)
+    return Spells(user, week, length, returned, rhythm_band(rank, active_26, per_active), active_26, rate_26, longest)
+
+
+def _trial_counts(s: Spells, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
+    """(weeks, bands, MAX_K) silent weeks at risk and returns, by the calendar week they were seen.
+
+    Silence k of a spell is week start+k; k >= MAX_K share the last slot.
+    """
+    shape = (n_weeks, N_BANDS, MAX_K)
+    explicit = np.minimum(s.length, MAX_K - 1)
+    spell = np.repeat(np.arange(len(s.start)), explicit)
+    k = np.arange(len(spell)) - np.repeat(np.cumsum(explicit) - explicit, explicit) + 1
+    when = s.start[spell] + k
+    cell = (when * N_BANDS + s.band[spell]) * MAX_K + (k - 1)
+    at_risk = np.bincount(cell, minlength=np.prod(shape)).reshape(shape).astype(float)
+    hit = s.returned[spell] & (k == s.length[spell])
+    back = np.bincount(cell[hit], minlength=np.prod(shape)).reshape(shape).astype(float)
+    # silences of MAX_K weeks and more: one week at risk each week from start+MAX_K to the end
+    long = s.length >= MAX_K
+    opens = (s.start[long] + MAX_K) * N_BANDS + s.band[long]
+    closes = (s.start[long] + s.length[long] + 1) * N_BANDS + s.band[long]
+    ramp = (np.bincount(opens, minlength=(n_weeks + 1) * N_BANDS)
+            - np.bincount(closes, minlength=(n_weeks + 1) * N_BANDS)).reshape(n_weeks + 1, N_BANDS)
+    at_risk[:, :, -1] += np.cumsum(ramp, axis=0)[:n_weeks]
+    last = long & s.returned
+    np.add.at(back, ((s.start[last] + s.length[last]), s.band[last], MAX_K - 1), 1.0)
+    return at_risk, back
+
+
+def _design() -> np.ndarray:
+    """A band's curve in the length of the silence: logit h = b0 + b1 log k + b2 log^2 k."""
+    log_k = np.log(np.arange(1, MAX_K + 1))
+    return np.column_stack([np.ones(MAX_K), log_k, log_k**2])
+
+
+def _portfolio_design() -> np.ndarray:
+    """All bands at once, (bands x K, params): the same curve in log k, shifted and tilted by how
+    many weeks a band used it (log of the band's middle) and by heavy use, with first use alone
+    apart. A band with little data is shrunk towards this curve at its own place among the others,
+    not towards the average user: regular users come back more often than one-off ones."""
+    band = np.arange(N_BANDS)
+    middles = np.array([1.0, 2.0, 3.5, 6.5, 12.5, 21.5])
+    level = np.log(np.where(band == 0, 1.0, middles[np.maximum(band - 1, 0) // 2]))
+    heavy = (band >= 1) & ((band - 1) % 2 == 1)
+    first = band == 0
+    curve = _design()
+    columns = [curve, level[:, None, None] * curve[None, :, :2], heavy[:, None, None] * curve[None, :, :1],
+               first[:, None, None] * curve[None, :, :2]]
+    return np.concatenate([np.broadcast_to(c, (N_BANDS, MAX_K, c.shape[-1])) for c in columns], axis=2).reshape(
+        N_BANDS * MAX_K, -1)
+
+
+def fit_logit_curves(at_risk: np.ndarray, back: np.ndarray, design: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood logit curves, one per leading index: (..., K) counts -> (..., params).
+
+    Binomial GLMs with a handful of parameters each, thousands of them (a band at each
+    week): Newton-Raphson on all at once, steps halved where they would overshoot.
+    """
+    beta = np.zeros(at_risk.shape[:-1] + (design.shape[1],))
+    beta[..., 0] = -2.0
+    ridge = 1e-6 * np.eye(design.shape[1])
+    for _ in range(NEWTON_STEPS):
+        p = 1.0 / (1.0 + np.exp(-(beta @ design.T)))
+        gradient = (back - at_risk * p) @ design
+        hessian = np.einsum("...k,kp,kq->...pq", at_risk * p * (1 - p), design, design) + ridge
+        step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
+        beta += step / np.maximum(1.0, np.abs(step).max(axis=-1, keepdims=True) / 2.0)
+    return beta
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity, so its judgements can be cached
+class ReturnModel:
+    """Per week (as it stood then) and rhythm band: the chance of being back within the horizon."""
+
+    active: ActiveWeeks
+    spells: Spells
+    p_back: np.ndarray  # (weeks, bands, MAX_SILENCE + 1): P(use within HORIZON_WEEKS | silent s weeks)
+
+    @functools.lru_cache(maxsize=4)
+    def stopped_since(self, q: float) -> np.ndarray:
+        """(weeks, bands): the latest spell start a model up to each week had judged stopped at `q`.
+
+        A silence of s weeks is judged stopped by week t's model when s >= MIN_SILENCE and
+        P(back) <= q; a spell that started at L is stopped at week t when some week t' <= t
+        judged t' - L enough. The running maximum over weeks makes that one comparison.
+        """
+        silence = np.arange(MAX_SILENCE + 1)
+        enough = (self.p_back <= q) & (silence >= MIN_SILENCE)
+        needed = np.where(enough.any(axis=2), enough.argmax(axis=2), 10 * MAX_SILENCE)
+        return np.maximum.accumulate(np.arange(len(self.p_back))[:, None] - needed, axis=0)
+
+
+def fit_return_model(active: ActiveWeeks) -> ReturnModel:
+    """Fit the return curves of every week up to as_of from the data up to that week."""
+    s = spells(active)
+    n_weeks = active.as_of + 1
+    at_risk, back = _trial_counts(s, n_weeks)
+    at_risk, back = np.cumsum(at_risk, axis=0), np.cumsum(back, axis=0)  # what was known by each week
+    design, portfolio = _design(), _portfolio_design()
+    flat = (n_weeks, 1, N_BANDS * MAX_K)
+    pooled = fit_logit_curves(at_risk.reshape(flat), back.reshape(flat), portfolio)
+    prior_rate = (1.0 / (1.0 + np.exp(-(pooled @ portfolio.T)))).reshape(at_risk.shape)
+    seen = at_risk.sum(axis=1, keepdims=True) > 0  # the prior speaks only where silences were seen
+    prior = PRIOR_TRIALS * seen / np.maximum(seen.sum(axis=2, keepdims=True), 1)
+    beta = fit_logit_curves(at_risk + prior, back + prior * prior_rate, design)
+    hazard = 1.0 / (1.0 + np.exp(-(beta @ design.T)))
+    # a return can only grow less likely as a silence goes on: the curve is made non-increasing
+    hazard = np.minimum.accumulate(np.clip(hazard, 0.0, 0.999), axis=2)
+    log_stay = np.log1p(-hazard)
+    stay = np.concatenate([np.zeros(hazard.shape[:2] + (1,)), np.cumsum(log_stay, axis=2)], axis=2)
+    silence = np.arange(MAX_SILENCE + 1)
+    top = silence + HORIZON_WEEKS
+    beyond = np.maximum(top - MAX_K, 0)
+    stay_to_top = stay[:, :, np.minimum(top, MAX_K)] + beyond * log_stay[:, :, -1:]
+    p_back = 1.0 - np.exp(stay_to_top - stay[:, :, silence])
+    return ReturnModel(active, s, p_back)
+
+
+def _through(active: ActiveWeeks, values: np.ndarray, user: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """Each user's sum of `values` (one per active week) over weeks up to and including `week`."""
+    stride = active.as_of + 2
+    keys = active.user * stride + active.week
+    cumulative = np.append(0.0, np.cumsum(values))
+    through = np.searchsorted(keys, user * stride + np.clip(week, -1, active.as_of), side="right")
+    return cumulative[through] - cumulative[np.searchsorted(keys, user * stride - 1, side="right")]
+
+
+def decline_start(active: ActiveWeeks, user: np.ndarray, last_week: np.ndarray, first_week: np.ndarray) -> np.ndarray:
+    """The week a stopped user's use began to fall: the week after the last use for a plain stop,
+    earlier when the weeks before the stop already show a fade (use at most halved, z <= -3 with
+    the user's own over-dispersion): then the start, at most DECLINE_WEEKS back, where events up
+    to the stop fall furthest below the weeks before (the most likely change point of a rate).
+    The user's own counts up to the stop only, so it stays put however long the silence lasts."""
+    least, most = DECLINE_BASELINE_WEEKS
+    back = np.arange(DECLINE_WEEKS)[None, :]  # weeks of use counted as the fade, before the stop
+    start = last_week[:, None] + 1 - back
+    base_from = np.maximum(first_week[:, None], start - most)
+    u = np.broadcast_to(user[:, None], start.shape)
+
+    def between(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        return _through(active, values, u, high) - _through(active, values, u, low - 1)
+
+    fade = between(active.events, start, np.broadcast_to(last_week[:, None], start.shape))
+    base = between(active.events, base_from, start - 1)
+    base_squares = between(active.events**2, base_from, start - 1)
+    weeks_base = start - base_from
+    mean = base / np.maximum(weeks_base, 1)
+    dispersion = np.maximum((base_squares - weeks_base * mean**2) / np.maximum(mean * (weeks_base - 1), 1e-12), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fade_z = signed_root_deviance(fade, base, back / np.maximum(back + weeks_base, 1)) / np.sqrt(dispersion)
+        faded = (back >= 2) & (weeks_base >= least) & (fade_z <= -3.0) & (fade <= 0.5 * mean * back)
+    # the change point counts the silent week after the last use too: a plain stop is j = 0
+    fall = signed_root_deviance(fade, base, (back + 1) / np.maximum(back + 1 + weeks_base, 1))
+    fall = np.where(faded, fall, np.inf)
+    return np.where(faded.any(axis=1), start[np.arange(len(user)), fall.argmin(axis=1)], last_week + 1)
+
+
+@dataclass(frozen=True)
+class Silences:
+    """Each activated user's current silence at a cut week, and whether they have stopped."""
+
+    user: np.ndarray  # index into ActiveWeeks.user_ids
+    last_week: np.ndarray  # the last active week up to the cut
+    decline_week: np.ndarray  # the week use began to fall before the silence (see decline_start)
+    weeks_silent: np.ndarray  # 0 when active in the cut week
+    active_26: np.ndarray  # weeks with use in the 26 up to last_week
+    rate_26: np.ndarray  # events per week in those 26 weeks (or since first use, if later)
+    longest_gap: np.ndarray  # most silent weeks between two uses up to last_week
+    p_back: np.ndarray  # the cut week's model: P(use within HORIZON_WEEKS | this silence)
+    stopped: np.ndarray  # the stop rules below, any of them
+    stopped_by: np.ndarray  # "model", "own_rhythm", "year", "half_year" or "" (the first that holds)
+
+
+def own_rhythm_check(active_26: np.ndarray, alpha: float) -> np.ndarray:
+    """The silence at which a stop is unlikely at the user's own pace: the first s >= MIN_SILENCE
+    with (1 - f)^s <= alpha, f the share of weeks with use in the 26 up to the last one (smoothed,
+    so 26 of 26 is not certainty)."""
+    idle = (26 - active_26 + 0.5) / 27.0
+    return np.maximum(MIN_SILENCE, np.ceil(np.log(alpha) / np.log(idle))).astype(np.int64)
+
+
+def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float, rhythm_alpha: float) -> Silences:
+    """Every activated user's silence as of week number `cut` (<= the model's as_of).
+
+    A user has stopped when one of these held during the silence (each, once true, stays true
+    while the silence goes on, so a stop is never undone without a new use):
+    - model: the data's past says at most `q` of users like them come back from such a silence;
+    - own_rhythm: a regular user's sudden stop, called early: once the silence is unlikely at the
+      user's own pace (own_rhythm_check, within SUDDEN_WEEKS), the model of that week says at most
+      `q_corroborated` of users like them come back from it;
+    - year: silent a year; half_year: silent half a year, longer than any gap they had before.
+    """
+    active, s = model.active, model.spells
+    same_user_next = np.append(active.user[1:] == active.user[:-1], False)
+    later_next = np.append(active.week[1:] > cut, True)
+    last = np.flatnonzero((active.week <= cut) & (~same_user_next | later_next))
+    start, band, weeks_silent = s.start[last], s.band[last], cut - s.start[last]
+    check = own_rhythm_check(s.active_26[last], rhythm_alpha)
+    checked = (check <= SUDDEN_WEEKS) & (weeks_silent >= check)
+    at_check = model.p_back[np.minimum(start + check, cut), band, np.minimum(check, MAX_SILENCE)]
+    rules = {
+        "model": (weeks_silent >= 1) & (model.stopped_since(q)[cut, band] >= start),
+        "own_rhythm": checked & (at_check <= q_corroborated),
+        "year": weeks_silent >= MAX_SILENCE,
+        "half_year": (weeks_silent >= HALF_YEAR) & (weeks_silent > s.longest_gap[last]),
+    }
+    stopped_by = np.full(len(last), "", dtype=object)
+    for name, holds in reversed(rules.items()):
+        stopped_by = np.where(holds, name, stopped_by)
+    first_week = active.week[np.searchsorted(active.user, s.user[last], side="left")]
+    return Silences(
+        user=s.user[last],
+        last_week=start,
+        decline_week=decline_start(active, s.user[last], start, first_week),
+        weeks_silent=weeks_silent,
+        active_26=s.active_26[last],
+        rate_26=s.rate_26[last],
+        longest_gap=s.longest_gap[last],
+        p_back=model.p_back[cut, band, np.minimum(weeks_silent, MAX_SILENCE)],
+        stopped=stopped_by != "",
+        stopped_by=stopped_by,
+    )

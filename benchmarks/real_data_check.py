@@ -30,7 +30,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from metrics.evaluation import thirty_day_rule
 from metrics.quiet_users import FLAGGED, score_at
-from metrics.return_model import ReturnModel, active_weeks, fit_return_model
+from metrics.active_history import active_weeks
+from metrics.return_model import ReturnModel, fit_return_model
 from metrics.user_facts import user_facts, user_tickets
 from pipelines.build import build
 

@@ -2,17 +2,22 @@
 
 For every candidate start c from 3 to `max_recent` weeks back, the user's activity since c is
 compared with up to `max_baseline` weeks before c, each week weighted by its calendar factor
-(a site-wide dip lowers what is expected, not the user's standing). Three signals, because
-use drops in two ways, fewer weeks with any use and less work in the weeks that have some:
-- active days and events: given the total, the recent count is binomial under "no change";
-  its signed root deviance, divided by the user's over-dispersion (quasi-Poisson), is a z;
-  active days are hardly over-dispersed, so they are sensitive to a stop;
-- intensity: log events per active week, recent weeks against baseline weeks (a t-test with
-  the user's own spread, shrunk towards everyone's). Bursts are multiplicative, so on the log
-  scale a fade to a third stands out, and idle weeks, which bury a fade in the events signal,
-  do not enter it at all.
-A window's z is the lowest of the three, and the user's z the lowest over windows; it is
-calibrated by running the same scan on the users' own weeks shuffled (rate_drops).
+(a site-wide dip lowers what is expected, not the user's standing). Use drops in two ways,
+fewer weeks with any use and less work in the weeks that have some, and a week's use is
+modelled as exactly that hurdle: whether the week is active (Bernoulli), and if so how many
+events (negative binomial, one burstiness shape for everyone). The two parts' likelihoods
+factor, so the likelihood-ratio test of "either part fell" is the sum of two one-sided
+deviances, whose null law is chi-bar-squared (a quarter at 0, half chi2_1, a quarter chi2_2):
+- presence: active weeks since c against before, the two-sample Bernoulli deviance; a stop
+  is all presence (no active recent week, so nothing to say about work);
+- work: calendar-adjusted events per active week, the two-sample NB deviance. Its variance
+  mu + mu^2/k grows with the rate, as bursts do, and idle weeks do not enter it.
+A window's z is the normal quantile of its chi-bar-squared tail (so a window where only
+presence can be tested is not penalised for the missing part), and the user's z the lowest
+over windows; it is calibrated by running the same scan on the users' own weeks shuffled
+(rate_drops). The joint test replaces the lowest of three separate z's (events, active days,
+log intensity): a fade moves both parts a little, which one test of both sees and the
+minimum of separate tests, each paying for the other's multiplicity, does not.
 Every quantity comes from cumulative sums over weeks, so each candidate start costs a few
 operations per user, all users at once.
 """
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import log_ndtr, ndtri_exp
 
 from metrics.activity_matrix import BLOCK_USERS, ActivityMatrix
 
@@ -29,9 +35,9 @@ MIN_RECENT_WEEKS = 3  # one or two quiet weeks are a vacation as often as a drop
 MAX_RECENT = 12
 MAX_BASELINE = 26
 MIN_BASELINE_WEEKS = 6
-MIN_BASELINE_ACTIVE_WEEKS = 4  # weeks with use, for the spread of the intensity signal
-DISPERSION_PRIOR_DF = 8.0  # shrink each user's dispersion (or spread) towards everyone's median
-TAIL_WEEKS = 2
+MIN_BASELINE_ACTIVE_WEEKS = 4  # weeks with use, for the work signal's baseline mean
+MIN_SHAPE_WEEKS = 6  # active weeks a user needs to inform the pooled burstiness
+TAIL_WEEKS = 4  # the window that says whether use is still down now
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class DropScan:
     baseline_rate: np.ndarray  # events per observed week before the start
     recent_rate: np.ndarray  # events per observed week since the start
     rate_ratio: np.ndarray  # recent / baseline event rate, calendar-adjusted
-    tail_ratio: np.ndarray  # the same for the last TAIL_WEEKS weeks only
+    tail_z: np.ndarray  # the joint z of the last TAIL_WEEKS weeks alone; nan where untestable
 
 
 class Windows:
@@ -63,20 +69,19 @@ class Windows:
 
 @dataclass(frozen=True)
 class CountSignal:
-    """Counts tested by the conditional binomial deviance, scaled by quasi-Poisson dispersion."""
+    """Counts (events, or active weeks as 0/1) with their calendar-weighted exposure."""
 
     counts: np.ndarray  # (users, weeks)
     exposure: np.ndarray  # (users, weeks): calendar factor where observed, else 0
-    pooled_dispersion: float  # everyone's median, the prior each user's own is shrunk towards
 
 
 @dataclass(frozen=True)
-class IntensitySignal:
-    """Log of calendar-adjusted events in each observed week with any use; nothing elsewhere."""
+class WorkSignal:
+    """Calendar-adjusted events in each observed week with any use: negative binomial, pooled shape."""
 
-    log_rate: np.ndarray  # (users, weeks), 0 where not active
+    adjusted: np.ndarray  # (users, weeks): events / calendar factor where active, else 0
     active: np.ndarray  # (users, weeks) bool: observed and at least one event
-    pooled_variance: float
+    shape: float  # k in Var = mu + mu^2 / k, everyone's median
 
 
 def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -95,36 +100,22 @@ def signed_root_deviance(recent: np.ndarray, baseline: np.ndarray, share: np.nda
     return np.sign(recent - expected_recent) * np.sqrt(np.maximum(deviance, 0.0))
 
 
-def _squared_over_exposure(signal: CountSignal) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(signal.exposure > 0, signal.counts**2 / np.where(signal.exposure > 0, signal.exposure, 1.0),
-                        0.0)
-
-
-def _pearson(y: np.ndarray, e: np.ndarray, y2_over_e: np.ndarray) -> np.ndarray:
-    """Pearson statistic around the user's calendar-adjusted rate, from sums: sum(y^2/e)/rate - sum(y)."""
-    rate = y / np.maximum(e, 1e-12)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(rate > 0, y2_over_e / np.where(rate > 0, rate, 1.0) - y, 0.0)
-
-
 def count_signal(counts: np.ndarray, factors: np.ndarray, matrix: ActivityMatrix) -> CountSignal:
-    exposure = factors[matrix.site_codes] * matrix.observed
-    signal = CountSignal(counts, exposure, 1.0)
-    pearson = _pearson(counts.sum(axis=1), exposure.sum(axis=1), _squared_over_exposure(signal).sum(axis=1))
-    df = matrix.observed.sum(axis=1) - 1.0
-    return CountSignal(counts, exposure, float(np.nanmedian(np.where(df > 0, pearson / np.maximum(df, 1), np.nan))))
+    return CountSignal(counts, factors[matrix.site_codes] * matrix.observed)
 
 
-def intensity_signal(events: np.ndarray, factors: np.ndarray, matrix: ActivityMatrix) -> IntensitySignal:
+def work_signal(events: np.ndarray, factors: np.ndarray, matrix: ActivityMatrix) -> WorkSignal:
+    """Events per active week over the calendar factor; the NB shape by moments, median over users
+    (robust to the few whose history holds a drop, whose spread is no burstiness)."""
     active = matrix.observed & (events > 0)
-    with np.errstate(divide="ignore"):
-        log_rate = np.where(active, np.log(np.where(active, events, 1.0) / factors[matrix.site_codes]), 0.0)
+    adjusted = np.divide(events, factors[matrix.site_codes], out=np.zeros(events.shape), where=active)
     n = active.sum(axis=1)
-    total, squares = log_rate.sum(axis=1), (log_rate**2).sum(axis=1)
+    total, squares = adjusted.sum(axis=1), (adjusted**2).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        variance = np.where(n > 2, (squares - total**2 / n) / (n - 1), np.nan)
-    return IntensitySignal(log_rate, active, float(np.nanmedian(variance)))
+        mean = total / n
+        inverse_shape = np.where(n >= MIN_SHAPE_WEEKS, ((squares - total**2 / n) / (n - 1) - mean) / mean**2, np.nan)
+    pooled = np.nanmedian(inverse_shape) if np.isfinite(inverse_shape).any() else np.nan
+    return WorkSignal(adjusted, active, float(1.0 / pooled) if pooled > 1e-3 else 1e3)
 
 
 @dataclass(frozen=True)
@@ -141,16 +132,53 @@ def count_sums(signal: CountSignal, windows: Windows) -> CountSums:
     return CountSums(*windows.sums(signal.counts), *windows.sums(signal.exposure))
 
 
-def _count_z(signal: CountSignal, sums: CountSums, windows: Windows, weeks_base: np.ndarray) -> np.ndarray:
-    _, y2e_base = windows.sums(_squared_over_exposure(signal))
-    df = weeks_base - 1.0
-    prior = DISPERSION_PRIOR_DF * signal.pooled_dispersion
-    dispersion = np.maximum(
-        (_pearson(sums.y_base, sums.e_base, y2e_base) + prior) / (np.maximum(df, 0) + DISPERSION_PRIOR_DF), 1.0
-    )
-    share = sums.e_recent / np.maximum(sums.e_recent + sums.e_base, 1e-12)
-    testable = (sums.y_base > 0) & (sums.e_recent > 0)
-    return np.where(testable, signed_root_deviance(sums.y_recent, sums.y_base, share) / np.sqrt(dispersion), np.inf)
+def _bernoulli_loglik(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _xlogy(k, p) + _xlogy(n - k, 1.0 - p)
+
+
+def _presence_z(sums: CountSums) -> np.ndarray:
+    """Signed root of the two-sample Bernoulli deviance of active weeks among calendar-weighted weeks."""
+    n_r, n_b = sums.e_recent, sums.e_base
+    k_r, k_b = np.minimum(sums.y_recent, n_r), np.minimum(sums.y_base, n_b)  # a factor < 1 can leave k > n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_r, p_b = k_r / n_r, k_b / n_b
+        p = (k_r + k_b) / (n_r + n_b)
+        deviance = 2 * (_bernoulli_loglik(k_r, n_r, p_r) + _bernoulli_loglik(k_b, n_b, p_b)
+                        - _bernoulli_loglik(k_r, n_r, p) - _bernoulli_loglik(k_b, n_b, p))
+        z = np.sign(p_r - p_b) * np.sqrt(np.maximum(deviance, 0.0))
+    return np.where((n_r > 0) & (n_b > 0), z, np.inf)
+
+
+def _nb_profile(n: np.ndarray, total: np.ndarray, k: float) -> np.ndarray:
+    """NB log-likelihood at the MLE of the mean (total / n), dropping terms free of the mean."""
+    mean = total / np.maximum(n, 1e-12)
+    return n * k * np.log(k / (k + mean)) + _xlogy(total, mean / (k + mean))
+
+
+def _work_z(signal: WorkSignal, windows: Windows) -> np.ndarray:
+    """Signed root of the two-sample NB deviance of events per active week (shape known)."""
+    n_r, n_b = windows.sums(signal.active)
+    s_r, s_b = windows.sums(signal.adjusted)
+    k = signal.shape
+    deviance = 2 * (_nb_profile(n_r, s_r, k) + _nb_profile(n_b, s_b, k) - _nb_profile(n_r + n_b, s_r + s_b, k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.sign(s_r / n_r - s_b / n_b) * np.sqrt(np.maximum(deviance, 0.0))
+    return np.where((n_r >= 1) & (n_b >= MIN_BASELINE_ACTIVE_WEEKS), z, np.inf)
+
+
+def joint_z(presence: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """The one-sided LR test of "presence or work fell" as a z, from its chi-bar-squared tail.
+
+    With both parts testable, P(S > s) = P(chi2_1 > s) / 2 + P(chi2_2 > s) / 4 for S the sum of
+    the squared negative parts; with presence alone (no active recent week), P(chi2_1 > s) / 2.
+    A z of inf means untestable (no presence test); a rise in both parts gives z = 0.
+    """
+    fell_p = np.minimum(np.where(np.isfinite(presence), presence, 0.0), 0.0)
+    fell_w = np.minimum(np.where(np.isfinite(work), work, 0.0), 0.0)
+    statistic = fell_p**2 + fell_w**2
+    one_part = log_ndtr(-np.sqrt(statistic))  # log(P(chi2_1 > s) / 2)
+    log_tail = np.where(np.isfinite(work), np.logaddexp(one_part, np.log(0.25) - statistic / 2), one_part)
+    return np.where(np.isfinite(presence), ndtri_exp(np.minimum(log_tail, np.log(0.5))), np.inf)
 
 
 def t_as_z(t: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -159,38 +187,25 @@ def t_as_z(t: np.ndarray, df: np.ndarray) -> np.ndarray:
     return np.sign(t) * (8 * df + 1) / (8 * df + 3) * np.sqrt(df * np.log1p(t**2 / df))
 
 
-def _intensity_z(signal: IntensitySignal, windows: Windows) -> np.ndarray:
-    n_recent, n_base = windows.sums(signal.active)
-    v_recent, v_base = windows.sums(signal.log_rate)
-    _, v2_base = windows.sums(signal.log_rate**2)
-    testable = (n_recent >= 1) & (n_base >= MIN_BASELINE_ACTIVE_WEEKS)
-    n_recent, n_base = np.maximum(n_recent, 1), np.maximum(n_base, 2)
-    df = n_base - 1
-    spread = np.maximum(v2_base - v_base**2 / n_base, 0.0)
-    variance = (spread + DISPERSION_PRIOR_DF * signal.pooled_variance) / (df + DISPERSION_PRIOR_DF)
-    t = (v_recent / n_recent - v_base / n_base) / np.sqrt(variance * (1 / n_recent + 1 / n_base))
-    z = t_as_z(t, df + DISPERSION_PRIOR_DF)
-    return np.where(testable, z, np.inf)
-
-
 @dataclass(frozen=True)
 class ScanInputs:
-    """What the scan reads: which weeks count, and the three signals (events also give the rates)."""
+    """What the scan reads: which weeks count, events (the rates and the change point), and the
+    hurdle's two parts."""
 
     observed: np.ndarray  # (users, weeks) bool
     events: CountSignal
-    days: CountSignal
-    intensity: IntensitySignal
+    presence: CountSignal  # active weeks (0/1) with their own calendar factors
+    work: WorkSignal
 
     def mapped(self, take: Callable[[np.ndarray], np.ndarray]) -> ScanInputs:
         """The same inputs with `take` applied to every (users, weeks) array."""
 
         def counts(signal: CountSignal) -> CountSignal:
-            return CountSignal(take(signal.counts), take(signal.exposure), signal.pooled_dispersion)
+            return CountSignal(take(signal.counts), take(signal.exposure))
 
-        intensity = self.intensity
-        return ScanInputs(take(self.observed), counts(self.events), counts(self.days),
-                          IntensitySignal(take(intensity.log_rate), take(intensity.active), intensity.pooled_variance))
+        work = self.work
+        return ScanInputs(take(self.observed), counts(self.events), counts(self.presence),
+                          WorkSignal(take(work.adjusted), take(work.active), work.shape))
 
     def shuffled(self, rows: np.ndarray, rng: np.random.Generator) -> ScanInputs:
         """Histories of these users with their weeks in random order: no change, yet just as bursty."""
@@ -199,7 +214,7 @@ class ScanInputs:
 
 
 def scan_for_drops(inputs: ScanInputs, max_recent: int = MAX_RECENT, max_baseline: int = MAX_BASELINE) -> DropScan:
-    """The lowest z over starts and signals is the test; the drop week is the change point.
+    """The lowest joint z over starts is the test; the drop week is the change point.
 
     Users are taken a block at a time: every temporary then fits in memory the allocator
     reuses, instead of fresh pages for each of many arrays of all users.
@@ -215,11 +230,7 @@ def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropS
     windows = Windows(inputs.observed.shape[1], max_recent, max_baseline)
     weeks_recent, weeks_base = windows.sums(inputs.observed)
     events = count_sums(inputs.events, windows)
-    z = np.minimum.reduce([
-        _count_z(inputs.events, events, windows, weeks_base),
-        _count_z(inputs.days, count_sums(inputs.days, windows), windows, weeks_base),
-        _intensity_z(inputs.intensity, windows),
-    ])
+    z = joint_z(_presence_z(count_sums(inputs.presence, windows)), _work_z(inputs.work, windows))
     z = np.where((weeks_base >= MIN_BASELINE_WEEKS) & (weeks_recent >= 1), z, np.inf)
     y_recent, y_base, e_recent, e_base = events.y_recent, events.y_base, events.e_recent, events.e_base
     # The change point: the start where events fall furthest below expectation (maximum likelihood
@@ -233,8 +244,7 @@ def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropS
 
     tested = np.isfinite(z).any(axis=1)
     base_rate = at_start(y_base) / np.maximum(at_start(e_base), 1e-12)
-    y_tail = inputs.events.counts[:, -TAIL_WEEKS:].sum(axis=1)
-    e_tail = inputs.events.exposure[:, -TAIL_WEEKS:].sum(axis=1)
+    tail = z[:, int(np.clip(TAIL_WEEKS - windows.recent_weeks[0], 0, z.shape[1] - 1))]
     with np.errstate(divide="ignore", invalid="ignore"):
         return DropScan(
             z=np.where(tested, z.min(axis=1), np.nan),
@@ -242,5 +252,5 @@ def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropS
             baseline_rate=np.where(tested, at_start(y_base) / np.maximum(at_start(weeks_base), 1), np.nan),
             recent_rate=np.where(tested, at_start(y_recent) / np.maximum(at_start(weeks_recent), 1), np.nan),
             rate_ratio=np.where(tested, at_start(y_recent) / at_start(e_recent) / base_rate, np.nan),
-            tail_ratio=np.where(tested, y_tail / e_tail / base_rate, np.nan),
+            tail_z=np.where(tested & np.isfinite(tail), tail, np.nan),
         )

@@ -21,7 +21,8 @@ import numpy as np
 import polars as pl
 
 from metrics.rate_drops import rate_drops
-from metrics.return_model import ReturnModel, active_weeks, fit_return_model, silences_at
+from metrics.active_history import active_weeks, events_through, lowest_stretch
+from metrics.return_model import ReturnModel, fit_return_model, silences_at
 from metrics.status_reasons import reason
 from metrics.user_facts import user_facts, user_tickets
 
@@ -30,12 +31,11 @@ FLAGGED = ["quiet", "silent_churn"]
 
 Q_RATE = 0.125  # false discovery rate of the rate track's list (measured: 0.07-0.09)
 MAX_RATE_RATIO = 0.5  # a fade must at least halve use to be worth a call
-MAX_TAIL_RATIO = 0.75  # and use in the last two weeks must still be well below the baseline
+MAX_TAIL_Z = -1.0  # and the last four weeks alone must still lean below it (a recovered dip does not)
 LIGHT_RATE = 3.0  # events a week below which the rate test has too little power
 Q_STOP = 0.2  # a stop is called once at most 1 in 5 users like them came back from such a silence
-Q_CORROBORATED = 0.5  # or at most half did, and the silence is this unlikely at the user's own pace:
-RHYTHM_ALPHA = 0.01
-NEW_WEEKS = 6  # weeks of use history needed to judge a user's rate (a stop needs none: it is judged by others')
+Q_CORROBORATED = 0.5  # or, when the rate test finds the user stopped, once at most half of them did
+NEW_WEEKS = 4  # weeks since the first use before a user is judged: the least that holds MIN_SILENCE silent weeks
 TICKET_LEAD = timedelta(days=14)  # a ticket this long before the drop began still counts
 NEVER_ACTIVATED_AFTER = timedelta(days=14)
 
@@ -47,13 +47,13 @@ def _fades(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
     return rate.with_columns(
         tested.alias("rate_tested"),
         (tested & (pl.col("q_value") <= Q_RATE) & (pl.col("rate_ratio") <= MAX_RATE_RATIO)
-         & (pl.col("tail_ratio") <= MAX_TAIL_RATIO)).fill_null(False).alias("is_fade"),
+         & (pl.col("tail_z") <= MAX_TAIL_Z)).fill_null(False).alias("is_fade"),
     )
 
 
 def _stops(model: ReturnModel, as_of: date) -> pl.DataFrame:
     """The stop track: every activated user's current silence and whether it is a stop."""
-    silences = silences_at(model, model.active.week_of(as_of), Q_STOP, Q_CORROBORATED, RHYTHM_ALPHA)
+    silences = silences_at(model, model.active.week_of(as_of), Q_STOP, Q_CORROBORATED)
     return pl.DataFrame(
         {
             "user_id": model.active.user_ids[silences.user],
@@ -65,19 +65,43 @@ def _stops(model: ReturnModel, as_of: date) -> pl.DataFrame:
             "p_back": silences.p_back,
             "is_stop": silences.stopped,
             "stopped_by": silences.stopped_by.astype(str),
+            "corroborated": silences.corroborated,
         }
     ).with_columns(pl.col("last_active_week", "decline_week").cast(pl.Date))
 
 
+def _unprecedented(users: pl.DataFrame, model: ReturnModel, as_of: date) -> pl.DataFrame:
+    """Whether each rate-test drop took use lower than the user ever had it for as long: fewer events
+    since it began than in any as long stretch of their history before it. A user who has been this
+    low before, and came back, is within their usual ups and downs, however long the history."""
+    active = model.active
+    drops = users.filter(pl.col("is_fade").fill_null(False))
+    user = np.searchsorted(active.user_ids, drops["user_id"].to_numpy())
+    start = drops.select((pl.col("drop_week") - pl.lit(active.epoch)).dt.total_days() // 7).to_series().to_numpy()
+    end = active.week_of(as_of)
+    since = events_through(active, active.events, user, np.full(len(user), end)) \
+        - events_through(active, active.events, user, start - 1)
+    lowest = lowest_stretch(active, user, end - start + 1, start)
+    return users.join(drops.select("user_id", pl.Series("is_unprecedented", since < lowest)), on="user_id",
+                      how="left")
+
+
 def _tracks(users: pl.DataFrame) -> pl.DataFrame:
-    """One drop per user: a stop, else a fade that did not end in a stop (the stop track judges those)."""
-    stop = pl.col("is_stop").fill_null(False)
-    fade = pl.col("is_fade").fill_null(False) & (pl.col("last_active_at") >= pl.col("drop_week").cast(pl.Datetime("us")))
+    """One drop per user. A stop: called by the stop track, or found by the rate test (use went
+    from the user's baseline to nothing) when the data's past corroborates it. A fade: the rate
+    test's drop, with use after it began."""
+    since_use = pl.col("last_active_at") >= pl.col("drop_week").cast(pl.Datetime("us"))
+    rate_drop = pl.col("is_fade").fill_null(False) & pl.col("is_unprecedented").fill_null(False)
+    rate_stop = rate_drop & ~since_use & pl.col("corroborated").fill_null(False)
+    stop = pl.col("is_stop").fill_null(False) | rate_stop
+    fade = rate_drop & since_use & ~stop
     rate = pl.col("rate_tested").fill_null(False)
     return users.with_columns(
         (stop | fade).alias("is_drop"),
         pl.when(stop).then(pl.lit("stop")).when(fade | rate).then(pl.lit("rate"))
         .when(pl.col("weeks_silent").is_not_null()).then(pl.lit("stop")).alias("track"),
+        pl.when(pl.col("is_stop").fill_null(False)).then(pl.col("stopped_by")).when(rate_stop).then(pl.lit("rate"))
+        .alias("stopped_by"),
     ).with_columns(
         pl.when(stop).then(pl.col("decline_week")).otherwise(pl.col("drop_week")).alias("drop_week"),
         pl.when(pl.col("track") == "rate").then(pl.col("p_value")).alias("p_value"),
@@ -106,8 +130,7 @@ def _status(as_of: date) -> pl.Expr:
         pl.when(pl.col("deactivated_at") < window_end).then(pl.lit("deactivated"))
         .when(pl.col("last_active_at").is_null() & (pl.col("invited_at") < window_end - NEVER_ACTIVATED_AFTER))
         .then(pl.lit("never_activated"))
-        .when(pl.col("last_active_at").is_null()
-              | (pl.col("first_active_at") >= new_since) & ~pl.col("is_stop").fill_null(False)).then(pl.lit("new"))
+        .when(pl.col("last_active_at").is_null() | (pl.col("first_active_at") >= new_since)).then(pl.lit("new"))
         .when(pl.col("is_drop") & pl.col("drop_ticket_at").is_not_null()).then(pl.lit("ticketed_decline"))
         .when(pl.col("is_drop") & (pl.col("track") == "stop")).then(pl.lit("silent_churn"))
         .when(pl.col("is_drop")).then(pl.lit("quiet"))
@@ -124,6 +147,7 @@ def score_at(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFram
     users = (
         facts.join(_fades(weeks, as_of), on="user_id", how="left")
         .join(_stops(model, as_of), on="user_id", how="left")
+        .pipe(_unprecedented, model, as_of)
         .pipe(_tracks)
         .pipe(_ticket_since_drop, tickets)
     )

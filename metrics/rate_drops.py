@@ -1,9 +1,9 @@
 """The rate track: users with enough activity for a test against their own baseline.
 
-No parametric null is exact for the lowest of many z-scores over windows and signals of
-bursty counts, so the scan's z is calibrated by permutation: the same scan over histories
-made by shuffling users' own weeks (no change, yet just as bursty and as often idle) gives
-the null distribution. Benjamini-Hochberg, weighted by how common drops are at the user's
+No parametric null is exact for the lowest of many z-scores over windows of bursty counts,
+so the scan's z is calibrated by permutation: the same scan over histories made by shuffling
+users' own weeks (no change, yet just as bursty and as often idle) gives the null
+distribution. Benjamini-Hochberg, weighted by how common drops are at the user's
 site, then turns the p-values into q-values, the false discovery rate of a list cut at
 that user.
 
@@ -28,8 +28,8 @@ from metrics.drop_scan import (
     DropScan,
     ScanInputs,
     count_signal,
-    intensity_signal,
     scan_for_drops,
+    work_signal,
 )
 
 SUSPECT_Q, SUSPECT_RATIO = 0.2, 0.5  # first-pass drops left out of the calendar factors
@@ -68,12 +68,13 @@ def site_weights(site_codes: np.ndarray, suspect: np.ndarray, tested: np.ndarray
 
 def _scan_inputs(matrix: ActivityMatrix, informs: np.ndarray) -> ScanInputs:
     """The scan's signals, with calendar factors learnt from the `informs` cells only."""
-    events, days = matrix.events, matrix.active_days
+    events = matrix.events
+    active = (matrix.observed & (events > 0)).astype(float)
     return ScanInputs(
         matrix.observed,
         count_signal(events, calendar_factors(matrix, events, informs), matrix),
-        count_signal(days, calendar_factors(matrix, days, informs), matrix),
-        intensity_signal(events, calendar_factors(matrix, events, informs & (events > 0)), matrix),
+        count_signal(active, calendar_factors(matrix, active, informs), matrix),
+        work_signal(events, calendar_factors(matrix, events, informs & (events > 0)), matrix),
     )
 
 
@@ -133,7 +134,7 @@ def rate_drops(user_weeks: pl.DataFrame, as_of: date, min_rate: float) -> pl.Dat
             "baseline_rate": scan.baseline_rate,
             "recent_rate": scan.recent_rate,
             "rate_ratio": scan.rate_ratio,
-            "tail_ratio": scan.tail_ratio,
+            "tail_z": scan.tail_z,
             "usual_rate": np.where(weeks_usual > 0, matrix.events[:, :lately].sum(axis=1) / np.maximum(weeks_usual, 1),
                                    np.nan),
             "lately_rate": np.where(weeks_lately > 0,

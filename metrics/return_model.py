@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
-import polars as pl
 
+from metrics.active_history import ActiveWeeks, events_through
 from metrics.drop_scan import signed_root_deviance
 
 HORIZON_WEEKS = 26  # "came back": any use within this many weeks
@@ -36,7 +35,6 @@ MAX_K = 80  # silences longer than this share one return rate
 MAX_SILENCE = 52  # silent a year: stopped, whatever the model says
 HALF_YEAR = 26  # silent half a year, longer than any earlier gap of the user's: stopped
 MIN_SILENCE = 3  # one or two silent weeks are a vacation as often as a drop
-SUDDEN_WEEKS = 8  # a stop is "sudden" for a user so regular that this many silent weeks are already unusual
 DECLINE_WEEKS = 12  # how long before a stop a fading use may have begun to fall
 DECLINE_BASELINE_WEEKS = (6, 26)  # the weeks of use before it that it is measured against, at least and at most
 PRIOR_TRIALS = 20.0  # weight, in silent weeks, of the portfolio's curve in a band's fit
@@ -50,52 +48,6 @@ N_BANDS = 1 + 2 * (len(ACTIVE_WEEK_EDGES) + 1)
 
 
 @dataclass(frozen=True)
-class ActiveWeeks:
-    """Every user's weeks with use, as week numbers from `epoch` (a Monday), sorted by user then week."""
-
-    epoch: date
-    user_ids: np.ndarray  # (users,) sorted
-    user: np.ndarray  # (active weeks,) index into user_ids
-    week: np.ndarray  # (active weeks,)
-    events: np.ndarray  # (active weeks,) events that week
-    enrolled_until: np.ndarray  # (users,) last week the user held a seat, up to as_of
-    as_of: int  # week number of the as_of week
-
-    def week_of(self, day: date) -> int:
-        return (day - self.epoch).days // 7
-
-
-def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> ActiveWeeks:
-    """From `user_weeks` (user_id, week, events, is_enrolled), the weeks with use up to as_of."""
-    frame = user_weeks.lazy().filter(pl.col("week") <= as_of)
-    epoch = frame.select(pl.col("week").min()).collect().item() or as_of
-    week_code = (pl.col("week") - pl.lit(epoch)).dt.total_days() // 7
-    users = (
-        frame.group_by("user_id")
-        .agg(week_code.filter(pl.col("is_enrolled")).max().fill_null(-1).alias("enrolled_until"))
-        .sort("user_id")
-        .with_row_index("user_code")
-        .collect()
-    )
-    weeks = (
-        frame.filter(pl.col("events") > 0)
-        .join(users.lazy().select("user_id", "user_code"), on="user_id")
-        .select("user_code", week_code.alias("week_code"), "events")
-        .sort("user_code", "week_code")
-        .collect()
-    )
-    return ActiveWeeks(
-        epoch=epoch,
-        user_ids=users["user_id"].to_numpy(),
-        user=weeks["user_code"].to_numpy().astype(np.int64),
-        week=weeks["week_code"].to_numpy().astype(np.int64),
-        events=weeks["events"].to_numpy().astype(float),
-        enrolled_until=users["enrolled_until"].to_numpy().astype(np.int64),
-        as_of=(as_of - epoch).days // 7,
-    )
-
-
-@dataclass(frozen=True)
 class Spells:
     """One spell of silence after each active week, as seen at the model's as_of."""
 
@@ -105,13 +57,13 @@ class Spells:
     returned: np.ndarray  # ended by a use (else still silent when last seen)
     band: np.ndarray  # rhythm band at L
     active_26: np.ndarray  # weeks with use in the 26 up to L
-    rate_26: np.ndarray  # events per week in the 26 up to L (or since first use, if later)
+    rate_26: np.ndarray  # events per week in the 26 up to L (or since the first use, if later)
     longest_gap: np.ndarray  # most silent weeks between two uses, up to L
 
 
 def rhythm_band(n_used: np.ndarray, active_26: np.ndarray, events_per_active_week: np.ndarray) -> np.ndarray:
-    """The band of a user at an active week: first use alone, else how many weeks they used it
-    x how much they did when they did (a heavy user's silence says more than a light one's)."""
+    """The band of a user at an active week: first use alone, else how many of the 26 weeks up to
+    it they used it x how much they did when they did (a heavy user's silence says more)."""
     level = np.searchsorted(ACTIVE_WEEK_EDGES, active_26, side="right")
     return np.where(n_used == 1, 0, 1 + 2 * level + (events_per_active_week >= HEAVY_EVENTS))
 
@@ -144,26 +96,30 @@ def spells(active: ActiveWeeks) -> Spells:
 def _trial_counts(s: Spells, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
     """(weeks, bands, MAX_K) silent weeks at risk and returns, by the calendar week they were seen.
 
-    Silence k of a spell is week start+k; k >= MAX_K share the last slot.
+    Silence k of a spell is week start+k; k >= MAX_K share the last slot. A spell is at risk in
+    its k-th week when it lasted at least k weeks, so the counts come from the spells tallied by
+    start, band and length (a reverse cumulative sum over length), each k shifted k weeks on.
     """
-    shape = (n_weeks, N_BANDS, MAX_K)
-    explicit = np.minimum(s.length, MAX_K - 1)
-    spell = np.repeat(np.arange(len(s.start)), explicit)
-    k = np.arange(len(spell)) - np.repeat(np.cumsum(explicit) - explicit, explicit) + 1
-    when = s.start[spell] + k
-    cell = (when * N_BANDS + s.band[spell]) * MAX_K + (k - 1)
-    at_risk = np.bincount(cell, minlength=np.prod(shape)).reshape(shape).astype(float)
-    hit = s.returned[spell] & (k == s.length[spell])
-    back = np.bincount(cell[hit], minlength=np.prod(shape)).reshape(shape).astype(float)
+    capped = np.minimum(s.length, MAX_K).astype(np.int64)
+    cell = (s.start.astype(np.int64) * N_BANDS + s.band) * (MAX_K + 1) + capped
+    size = n_weeks * N_BANDS * (MAX_K + 1)
+    tally = np.bincount(cell, minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1)
+    ended = np.bincount(cell[s.returned], minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1)
+    lasted = np.cumsum(tally[:, :, ::-1], axis=2)[:, :, ::-1]  # spells of at least each length
+    at_risk = np.zeros((n_weeks, N_BANDS, MAX_K))
+    back = np.zeros((n_weeks, N_BANDS, MAX_K))
+    for k in range(1, MAX_K):
+        at_risk[k:, :, k - 1] = lasted[:-k, :, k]
+        back[k:, :, k - 1] = ended[:-k, :, k]
     # silences of MAX_K weeks and more: one week at risk each week from start+MAX_K to the end
     long = s.length >= MAX_K
-    opens = (s.start[long] + MAX_K) * N_BANDS + s.band[long]
-    closes = (s.start[long] + s.length[long] + 1) * N_BANDS + s.band[long]
-    ramp = (np.bincount(opens, minlength=(n_weeks + 1) * N_BANDS)
-            - np.bincount(closes, minlength=(n_weeks + 1) * N_BANDS)).reshape(n_weeks + 1, N_BANDS)
-    at_risk[:, :, -1] += np.cumsum(ramp, axis=0)[:n_weeks]
-    last = long & s.returned
-    np.add.at(back, ((s.start[last] + s.length[last]), s.band[last], MAX_K - 1), 1.0)
+    start, band, length = s.start[long].astype(np.int64), s.band[long], s.length[long].astype(np.int64)
+    ramp = (np.bincount((start + MAX_K) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS)
+            - np.bincount((start + length + 1) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS))
+    at_risk[:, :, -1] = np.cumsum(ramp.reshape(n_weeks + 1, N_BANDS), axis=0)[:n_weeks]
+    returned = s.returned[long]
+    back[:, :, -1] = np.bincount((start + length)[returned] * N_BANDS + band[returned],
+                                 minlength=n_weeks * N_BANDS).reshape(n_weeks, N_BANDS)
     return at_risk, back
 
 
@@ -256,15 +212,6 @@ def fit_return_model(active: ActiveWeeks) -> ReturnModel:
     return ReturnModel(active, s, p_back)
 
 
-def _through(active: ActiveWeeks, values: np.ndarray, user: np.ndarray, week: np.ndarray) -> np.ndarray:
-    """Each user's sum of `values` (one per active week) over weeks up to and including `week`."""
-    stride = active.as_of + 2
-    keys = active.user * stride + active.week
-    cumulative = np.append(0.0, np.cumsum(values))
-    through = np.searchsorted(keys, user * stride + np.clip(week, -1, active.as_of), side="right")
-    return cumulative[through] - cumulative[np.searchsorted(keys, user * stride - 1, side="right")]
-
-
 def decline_start(active: ActiveWeeks, user: np.ndarray, last_week: np.ndarray, first_week: np.ndarray) -> np.ndarray:
     """The week a stopped user's use began to fall: the week after the last use for a plain stop,
     earlier when the weeks before the stop already show a fade (use at most halved, z <= -3 with
@@ -278,7 +225,7 @@ def decline_start(active: ActiveWeeks, user: np.ndarray, last_week: np.ndarray, 
     u = np.broadcast_to(user[:, None], start.shape)
 
     def between(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        return _through(active, values, u, high) - _through(active, values, u, low - 1)
+        return events_through(active, values, u, high) - events_through(active, values, u, low - 1)
 
     fade = between(active.events, start, np.broadcast_to(last_week[:, None], start.shape))
     base = between(active.events, base_from, start - 1)
@@ -308,39 +255,28 @@ class Silences:
     longest_gap: np.ndarray  # most silent weeks between two uses up to last_week
     p_back: np.ndarray  # the cut week's model: P(use within HORIZON_WEEKS | this silence)
     stopped: np.ndarray  # the stop rules below, any of them
-    stopped_by: np.ndarray  # "model", "own_rhythm", "year", "half_year" or "" (the first that holds)
+    stopped_by: np.ndarray  # "model", "year", "half_year" or "" (the first that holds)
+    corroborated: np.ndarray  # the model, during the silence, put the chance of a return at q_corroborated or less
 
 
-def own_rhythm_check(active_26: np.ndarray, alpha: float) -> np.ndarray:
-    """The silence at which a stop is unlikely at the user's own pace: the first s >= MIN_SILENCE
-    with (1 - f)^s <= alpha, f the share of weeks with use in the 26 up to the last one (smoothed,
-    so 26 of 26 is not certainty)."""
-    idle = (26 - active_26 + 0.5) / 27.0
-    return np.maximum(MIN_SILENCE, np.ceil(np.log(alpha) / np.log(idle))).astype(np.int64)
-
-
-def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float, rhythm_alpha: float) -> Silences:
+def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float) -> Silences:
     """Every activated user's silence as of week number `cut` (<= the model's as_of).
 
     A user has stopped when one of these held during the silence (each, once true, stays true
     while the silence goes on, so a stop is never undone without a new use):
     - model: the data's past says at most `q` of users like them come back from such a silence;
-    - own_rhythm: a regular user's sudden stop, called early: once the silence is unlikely at the
-      user's own pace (own_rhythm_check, within SUDDEN_WEEKS), the model of that week says at most
-      `q_corroborated` of users like them come back from it;
     - year: silent a year; half_year: silent half a year, longer than any gap they had before.
+    `corroborated`: the model said at most `q_corroborated` come back, enough to confirm a stop
+    that a test against the user's own rate has found.
     """
     active, s = model.active, model.spells
     same_user_next = np.append(active.user[1:] == active.user[:-1], False)
     later_next = np.append(active.week[1:] > cut, True)
     last = np.flatnonzero((active.week <= cut) & (~same_user_next | later_next))
     start, band, weeks_silent = s.start[last], s.band[last], cut - s.start[last]
-    check = own_rhythm_check(s.active_26[last], rhythm_alpha)
-    checked = (check <= SUDDEN_WEEKS) & (weeks_silent >= check)
-    at_check = model.p_back[np.minimum(start + check, cut), band, np.minimum(check, MAX_SILENCE)]
+    silent = weeks_silent >= 1
     rules = {
-        "model": (weeks_silent >= 1) & (model.stopped_since(q)[cut, band] >= start),
-        "own_rhythm": checked & (at_check <= q_corroborated),
+        "model": silent & (model.stopped_since(q)[cut, band] >= start),
         "year": weeks_silent >= MAX_SILENCE,
         "half_year": (weeks_silent >= HALF_YEAR) & (weeks_silent > s.longest_gap[last]),
     }
@@ -359,4 +295,5 @@ def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float, r
         p_back=model.p_back[cut, band, np.minimum(weeks_silent, MAX_SILENCE)],
         stopped=stopped_by != "",
         stopped_by=stopped_by,
+        corroborated=silent & (model.stopped_since(q_corroborated)[cut, band] >= start),
     )

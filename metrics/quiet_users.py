@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from metrics.rate_drops import rate_drops
-from metrics.active_history import active_weeks, events_through, lowest_stretch
+from metrics.active_history import active_weeks
 from metrics.return_model import ReturnModel, fit_return_model, silences_at
 from metrics.status_reasons import reason
 from metrics.user_facts import user_facts, user_tickets
@@ -34,7 +34,8 @@ MAX_RATE_RATIO = 0.5  # a fade must at least halve use to be worth a call
 MAX_TAIL_Z = -1.0  # and the last four weeks alone must still lean below it (a recovered dip does not)
 LIGHT_RATE = 3.0  # events a week below which the rate test has too little power
 Q_STOP = 0.2  # a stop is called once at most 1 in 5 users like them came back from such a silence
-Q_CORROBORATED = 0.5  # or, when the rate test finds the user stopped, once at most half of them did
+Q_CORROBORATED = 0.5  # or, for a heavy user's stop sudden at their own pace (p <= PACE_ALPHA), at most half did
+PACE_ALPHA = 0.01
 NEW_WEEKS = 4  # weeks since the first use before a user is judged: the least that holds MIN_SILENCE silent weeks
 TICKET_LEAD = timedelta(days=14)  # a ticket this long before the drop began still counts
 NEVER_ACTIVATED_AFTER = timedelta(days=14)
@@ -52,58 +53,57 @@ def _fades(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
 
 
 def _stops(model: ReturnModel, as_of: date) -> pl.DataFrame:
-    """The stop track: every activated user's current silence and whether it is a stop."""
-    silences = silences_at(model, model.active.week_of(as_of), Q_STOP, Q_CORROBORATED)
+    """The stop track: every activated user's current silence, whether it is a stop, and how their
+    own use fell before it."""
+    cut = model.active.week_of(as_of)
+    silences = silences_at(model, cut, Q_STOP, Q_CORROBORATED, PACE_ALPHA, LIGHT_RATE)
+    decline = silences.decline
+    epoch = np.datetime64(model.active.epoch, "D")
+    stop_week = decline.drop_week(silences.last_week)
     return pl.DataFrame(
         {
             "user_id": model.active.user_ids[silences.user],
-            "last_active_week": np.datetime64(model.active.epoch, "D") + 7 * silences.last_week,
-            "decline_week": np.datetime64(model.active.epoch, "D") + 7 * silences.decline_week,
+            "last_active_week": epoch + 7 * silences.last_week,
             "weeks_silent": silences.weeks_silent,
             "active_weeks_26": silences.active_26,
             "rate_26": silences.rate_26,
             "p_back": silences.p_back,
             "is_stop": silences.stopped,
             "stopped_by": silences.stopped_by.astype(str),
-            "corroborated": silences.corroborated,
+            "has_faded": decline.faded,
+            "stop_week": epoch + 7 * stop_week,
+            "stop_baseline_rate": np.where(decline.faded, decline.fade_baseline_rate, decline.stop_baseline_rate),
+            "stop_recent_rate": np.where(decline.faded, decline.fade_events, 0.0) / np.maximum(cut - stop_week + 1, 1),
+            "fade_week": epoch + 7 * decline.fade_week,
+            "fade_baseline_rate": decline.fade_baseline_rate,
+            "fade_recent_rate": decline.fade_events / np.maximum(cut - decline.fade_week + 1, 1),
         }
-    ).with_columns(pl.col("last_active_week", "decline_week").cast(pl.Date))
-
-
-def _unprecedented(users: pl.DataFrame, model: ReturnModel, as_of: date) -> pl.DataFrame:
-    """Whether each rate-test drop took use lower than the user ever had it for as long: fewer events
-    since it began than in any as long stretch of their history before it. A user who has been this
-    low before, and came back, is within their usual ups and downs, however long the history."""
-    active = model.active
-    drops = users.filter(pl.col("is_fade").fill_null(False))
-    user = np.searchsorted(active.user_ids, drops["user_id"].to_numpy())
-    start = drops.select((pl.col("drop_week") - pl.lit(active.epoch)).dt.total_days() // 7).to_series().to_numpy()
-    end = active.week_of(as_of)
-    since = events_through(active, active.events, user, np.full(len(user), end)) \
-        - events_through(active, active.events, user, start - 1)
-    lowest = lowest_stretch(active, user, end - start + 1, start)
-    return users.join(drops.select("user_id", pl.Series("is_unprecedented", since < lowest)), on="user_id",
-                      how="left")
+    ).with_columns(pl.col("last_active_week", "stop_week", "fade_week").cast(pl.Date))
 
 
 def _tracks(users: pl.DataFrame) -> pl.DataFrame:
-    """One drop per user. A stop: called by the stop track, or found by the rate test (use went
-    from the user's baseline to nothing) when the data's past corroborates it. A fade: the rate
-    test's drop, with use after it began."""
-    since_use = pl.col("last_active_at") >= pl.col("drop_week").cast(pl.Datetime("us"))
-    rate_drop = pl.col("is_fade").fill_null(False) & pl.col("is_unprecedented").fill_null(False)
-    rate_stop = rate_drop & ~since_use & pl.col("corroborated").fill_null(False)
-    stop = pl.col("is_stop").fill_null(False) | rate_stop
-    fade = rate_drop & since_use & ~stop
+    """One drop per user, dated by the user's own counts (so the date stays put while they are silent).
+
+    A stop: called by the stop track. A fade: while the user still uses it, the rate test (adjusted
+    for their site's weeks, calibrated, false discovery controlled) finds one and the user's own
+    counts up to their last use show it, lower than ever before; once they are silent, the verdict
+    of their own counts up to their last week of use stands.
+    """
+    silent = pl.col("weeks_silent").fill_null(0) >= 1
+    rate_drop = pl.col("is_fade").fill_null(False) & (pl.col("last_active_at") >= pl.col("drop_week").cast(pl.Datetime("us")))
+    own_fade = pl.col("has_faded").fill_null(False) & (pl.col("fade_baseline_rate") >= LIGHT_RATE).fill_null(False)
+    stop = pl.col("is_stop").fill_null(False)
+    fade = own_fade & (silent | rate_drop) & ~stop
     rate = pl.col("rate_tested").fill_null(False)
     return users.with_columns(
         (stop | fade).alias("is_drop"),
         pl.when(stop).then(pl.lit("stop")).when(fade | rate).then(pl.lit("rate"))
         .when(pl.col("weeks_silent").is_not_null()).then(pl.lit("stop")).alias("track"),
-        pl.when(pl.col("is_stop").fill_null(False)).then(pl.col("stopped_by")).when(rate_stop).then(pl.lit("rate"))
-        .alias("stopped_by"),
+        pl.when(stop).then(pl.col("stop_week")).when(fade).then(pl.col("fade_week")).alias("drop_week"),
+        pl.when(stop).then(pl.col("stop_baseline_rate")).when(fade).then(pl.col("fade_baseline_rate"))
+        .alias("drop_baseline_rate"),
+        pl.when(stop).then(pl.col("stop_recent_rate")).when(fade).then(pl.col("fade_recent_rate")).alias("drop_recent_rate"),
     ).with_columns(
-        pl.when(stop).then(pl.col("decline_week")).otherwise(pl.col("drop_week")).alias("drop_week"),
         pl.when(pl.col("track") == "rate").then(pl.col("p_value")).alias("p_value"),
         pl.when(pl.col("track") == "rate").then(pl.col("q_value")).otherwise(pl.col("p_back")).alias("q_value"),
     )
@@ -147,19 +147,15 @@ def score_at(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFram
     users = (
         facts.join(_fades(weeks, as_of), on="user_id", how="left")
         .join(_stops(model, as_of), on="user_id", how="left")
-        .pipe(_unprecedented, model, as_of)
         .pipe(_tracks)
         .pipe(_ticket_since_drop, tickets)
     )
     users = users.with_columns(_status(as_of).alias("status"), pl.lit(as_of).alias("as_of"))
     judged = pl.col("status").is_in(["active", "quiet", "silent_churn", "ticketed_decline"])
     dropped = pl.col("status").is_in(["quiet", "silent_churn", "ticketed_decline"])
-    stopped = dropped & (pl.col("track") == "stop")
     users = users.with_columns(  # users who did not drop: the last weeks against the usual
-        pl.when(stopped).then(pl.col("rate_26")).when(dropped).then(pl.col("baseline_rate"))
-        .otherwise(pl.col("usual_rate")).alias("baseline_rate"),
-        pl.when(stopped).then(pl.lit(0.0)).when(dropped).then(pl.col("recent_rate"))
-        .otherwise(pl.col("lately_rate")).alias("recent_rate"),
+        pl.when(dropped).then(pl.col("drop_baseline_rate")).otherwise(pl.col("usual_rate")).alias("baseline_rate"),
+        pl.when(dropped).then(pl.col("drop_recent_rate")).otherwise(pl.col("lately_rate")).alias("recent_rate"),
     )
     return users.with_columns(reason(as_of).alias("reason")).select(
         "user_id",

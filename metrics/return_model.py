@@ -26,17 +26,17 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import betaln
 
-from metrics.active_history import ActiveWeeks, events_through
-from metrics.drop_scan import signed_root_deviance
+from metrics.active_history import ActiveWeeks
+from metrics.own_decline import Decline, own_decline
 
 HORIZON_WEEKS = 26  # "came back": any use within this many weeks
 MAX_K = 80  # silences longer than this share one return rate
 MAX_SILENCE = 52  # silent a year: stopped, whatever the model says
 HALF_YEAR = 26  # silent half a year, longer than any earlier gap of the user's: stopped
 MIN_SILENCE = 3  # one or two silent weeks are a vacation as often as a drop
-DECLINE_WEEKS = 12  # how long before a stop a fading use may have begun to fall
-DECLINE_BASELINE_WEEKS = (6, 26)  # the weeks of use before it that it is measured against, at least and at most
+SUDDEN_WEEKS = 12  # a stop is sudden when the user's own pace makes it clear within this many weeks
 PRIOR_TRIALS = 20.0  # weight, in silent weeks, of the portfolio's curve in a band's fit
 NEWTON_STEPS = 30
 
@@ -57,7 +57,8 @@ class Spells:
     returned: np.ndarray  # ended by a use (else still silent when last seen)
     band: np.ndarray  # rhythm band at L
     active_26: np.ndarray  # weeks with use in the 26 up to L
-    rate_26: np.ndarray  # events per week in the 26 up to L (or since the first use, if later)
+    rate_weeks: np.ndarray  # weeks of those 26 since the first use: all 26 for a user of half a year
+    rate_26: np.ndarray  # events per week in those weeks
     longest_gap: np.ndarray  # most silent weeks between two uses, up to L
 
 
@@ -80,7 +81,7 @@ def spells(active: ActiveWeeks) -> Spells:
     tenure = week - week[first_of_user]
     cumulative = np.cumsum(active.events)
     events_26 = cumulative - np.append(0.0, cumulative)[np.maximum(since_26, first_of_user)]
-    rate_26 = events_26 / np.minimum(tenure + 1, 26)
+    rate_weeks = np.minimum(tenure + 1, 26)
     next_same = np.append(user[1:] == user[:-1], False)
     next_week = np.where(next_same, np.append(week[1:], 0), -1)
     end = np.minimum(active.enrolled_until[user], active.as_of)
@@ -90,7 +91,8 @@ def spells(active: ActiveWeeks) -> Spells:
     # the longest gap up to each active week: a running maximum within each user
     longest = np.maximum.accumulate(gap_before + user * (active.as_of + 2)) - user * (active.as_of + 2)
     per_active = events_26 / np.maximum(active_26, 1)
-    return Spells(user, week, length, returned, rhythm_band(rank, active_26, per_active), active_26, rate_26, longest)
+    band = rhythm_band(rank, active_26, per_active)
+    return Spells(user, week, length, returned, band, active_26, rate_weeks, events_26 / rate_weeks, longest)
 
 
 def _trial_counts(s: Spells, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
@@ -212,62 +214,41 @@ def fit_return_model(active: ActiveWeeks) -> ReturnModel:
     return ReturnModel(active, s, p_back)
 
 
-def decline_start(active: ActiveWeeks, user: np.ndarray, last_week: np.ndarray, first_week: np.ndarray) -> np.ndarray:
-    """The week a stopped user's use began to fall: the week after the last use for a plain stop,
-    earlier when the weeks before the stop already show a fade (use at most halved, z <= -3 with
-    the user's own over-dispersion): then the start, at most DECLINE_WEEKS back, where events up
-    to the stop fall furthest below the weeks before (the most likely change point of a rate).
-    The user's own counts up to the stop only, so it stays put however long the silence lasts."""
-    least, most = DECLINE_BASELINE_WEEKS
-    back = np.arange(DECLINE_WEEKS)[None, :]  # weeks of use counted as the fade, before the stop
-    start = last_week[:, None] + 1 - back
-    base_from = np.maximum(first_week[:, None], start - most)
-    u = np.broadcast_to(user[:, None], start.shape)
-
-    def between(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        return events_through(active, values, u, high) - events_through(active, values, u, low - 1)
-
-    fade = between(active.events, start, np.broadcast_to(last_week[:, None], start.shape))
-    base = between(active.events, base_from, start - 1)
-    base_squares = between(active.events**2, base_from, start - 1)
-    weeks_base = start - base_from
-    mean = base / np.maximum(weeks_base, 1)
-    dispersion = np.maximum((base_squares - weeks_base * mean**2) / np.maximum(mean * (weeks_base - 1), 1e-12), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fade_z = signed_root_deviance(fade, base, back / np.maximum(back + weeks_base, 1)) / np.sqrt(dispersion)
-        faded = (back >= 2) & (weeks_base >= least) & (fade_z <= -3.0) & (fade <= 0.5 * mean * back)
-    # the change point counts the silent week after the last use too: a plain stop is j = 0
-    fall = signed_root_deviance(fade, base, (back + 1) / np.maximum(back + 1 + weeks_base, 1))
-    fall = np.where(faded, fall, np.inf)
-    return np.where(faded.any(axis=1), start[np.arange(len(user)), fall.argmin(axis=1)], last_week + 1)
-
-
 @dataclass(frozen=True)
 class Silences:
     """Each activated user's current silence at a cut week, and whether they have stopped."""
 
     user: np.ndarray  # index into ActiveWeeks.user_ids
     last_week: np.ndarray  # the last active week up to the cut
-    decline_week: np.ndarray  # the week use began to fall before the silence (see decline_start)
+    decline: Decline  # how the user's own use fell up to last_week
     weeks_silent: np.ndarray  # 0 when active in the cut week
     active_26: np.ndarray  # weeks with use in the 26 up to last_week
     rate_26: np.ndarray  # events per week in those 26 weeks (or since first use, if later)
     longest_gap: np.ndarray  # most silent weeks between two uses up to last_week
     p_back: np.ndarray  # the cut week's model: P(use within HORIZON_WEEKS | this silence)
     stopped: np.ndarray  # the stop rules below, any of them
-    stopped_by: np.ndarray  # "model", "year", "half_year" or "" (the first that holds)
-    corroborated: np.ndarray  # the model, during the silence, put the chance of a return at q_corroborated or less
+    stopped_by: np.ndarray  # "model", "sudden", "year", "half_year" or "" (the first that holds)
 
 
-def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float) -> Silences:
+def own_pace_p(active_26: np.ndarray, rate_weeks: np.ndarray, weeks_silent: np.ndarray) -> np.ndarray:
+    """The chance of so many silent weeks in a row at the user's own pace: weeks with use a Bernoulli
+    draw at a rate known from a used weeks of the n seen (uniform prior), so the beta-binomial
+    predictive B(a + 1, n - a + 1 + s) / B(a + 1, n - a + 1): a short history vouches for little."""
+    idle = rate_weeks - active_26 + 1.0
+    return np.exp(betaln(active_26 + 1.0, idle + np.maximum(weeks_silent, 0)) - betaln(active_26 + 1.0, idle))
+
+
+def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float, pace_alpha: float,
+                heavy_rate: float) -> Silences:
     """Every activated user's silence as of week number `cut` (<= the model's as_of).
 
     A user has stopped when one of these held during the silence (each, once true, stays true
     while the silence goes on, so a stop is never undone without a new use):
     - model: the data's past says at most `q` of users like them come back from such a silence;
+    - sudden: for a heavy user (at least `heavy_rate` events a week), within SUDDEN_WEEKS of silence
+      the silence became unlikely at their own pace (own_pace_p <= pace_alpha) and the model of that
+      week said at most `q_corroborated` of users like them come back: a regular user's stop, early;
     - year: silent a year; half_year: silent half a year, longer than any gap they had before.
-    `corroborated`: the model said at most `q_corroborated` come back, enough to confirm a stop
-    that a test against the user's own rate has found.
     """
     active, s = model.active, model.spells
     same_user_next = np.append(active.user[1:] == active.user[:-1], False)
@@ -275,19 +256,21 @@ def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float) -
     last = np.flatnonzero((active.week <= cut) & (~same_user_next | later_next))
     start, band, weeks_silent = s.start[last], s.band[last], cut - s.start[last]
     silent = weeks_silent >= 1
+    early = np.minimum(weeks_silent, SUDDEN_WEEKS)  # the rule holds at some s <= SUDDEN_WEEKS iff it does there
     rules = {
         "model": silent & (model.stopped_since(q)[cut, band] >= start),
+        "sudden": silent & (s.rate_26[last] >= heavy_rate) & (own_pace_p(s.active_26[last], s.rate_weeks[last], early) <= pace_alpha)
+        & (model.stopped_since(q_corroborated)[start + early, band] >= start),
         "year": weeks_silent >= MAX_SILENCE,
         "half_year": (weeks_silent >= HALF_YEAR) & (weeks_silent > s.longest_gap[last]),
     }
     stopped_by = np.full(len(last), "", dtype=object)
     for name, holds in reversed(rules.items()):
         stopped_by = np.where(holds, name, stopped_by)
-    first_week = active.week[np.searchsorted(active.user, s.user[last], side="left")]
     return Silences(
         user=s.user[last],
         last_week=start,
-        decline_week=decline_start(active, s.user[last], start, first_week),
+        decline=own_decline(active, s.user[last], start),
         weeks_silent=weeks_silent,
         active_26=s.active_26[last],
         rate_26=s.rate_26[last],
@@ -295,5 +278,4 @@ def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float) -
         p_back=model.p_back[cut, band, np.minimum(weeks_silent, MAX_SILENCE)],
         stopped=stopped_by != "",
         stopped_by=stopped_by,
-        corroborated=silent & (model.stopped_since(q_corroborated)[cut, band] >= start),
     )

@@ -56,9 +56,9 @@ def _why_stopped() -> pl.Expr:
     return (
         pl.when(by == "year").then(pl.format("not at all in the {} since, over a year", silent))
         .when(by == "half_year").then(pl.format("not at all in the {} since, longer than any break before", silent))
-        .when(by == "rate").then(pl.format(
-            "not at all in the {} since, far below their own usual, and {} of users like them came back from such "
-            "a silence", silent, _percent("p_back")))
+        .when(by == "sudden").then(pl.format(
+            "not at all in the {} since, sudden at their pace, and {} of users like them came back from such a "
+            "silence", silent, _percent("p_back")))
         .otherwise(pl.format("not at all in the {} since; only {} of users like them came back from such a silence",
                              silent, _percent("p_back")))
     )

@@ -181,12 +181,6 @@ def joint_z(presence: np.ndarray, work: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(presence), ndtri_exp(np.minimum(log_tail, np.log(0.5))), np.inf)
 
 
-def t_as_z(t: np.ndarray, df: np.ndarray) -> np.ndarray:
-    """The normal quantile of Student's t, by Wallace's (1959) approximation: within 0.03 of
-    exact for df >= 10 out to z = -5, and a tenth of the cost of the exact transform."""
-    return np.sign(t) * (8 * df + 1) / (8 * df + 3) * np.sqrt(df * np.log1p(t**2 / df))
-
-
 @dataclass(frozen=True)
 class ScanInputs:
     """What the scan reads: which weeks count, events (the rates and the change point), and the

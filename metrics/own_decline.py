@@ -65,7 +65,8 @@ def own_decline(active: ActiveWeeks, user: np.ndarray, last_week: np.ndarray) ->
     rows = np.arange(len(user))
     found = candidate[rows, best]
     fade_start, fade_weeks = start[rows, best], weeks[0, best]
-    lowest = lowest_stretch(active, user, fade_weeks, fade_start)
+    lowest = np.full(len(user), np.inf)
+    lowest[found] = lowest_stretch(active, user[found], fade_weeks[found], fade_start[found])
     return Decline(
         fade_week=fade_start,
         faded=found & (fade[rows, best] < lowest),

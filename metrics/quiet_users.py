@@ -35,7 +35,7 @@ MAX_TAIL_Z = -1.0  # and the last four weeks alone must still lean below it (a r
 LIGHT_RATE = 3.0  # events a week below which the rate test has too little power
 Q_STOP = 0.2  # a stop is called once at most 1 in 5 users like them came back from such a silence
 Q_CORROBORATED = 0.5  # or, for a heavy user's stop sudden at their own pace (p <= PACE_ALPHA), at most half did
-PACE_ALPHA = 0.01
+PACE_ALPHA = 0.02
 NEW_WEEKS = 4  # weeks since the first use before a user is judged: the least that holds MIN_SILENCE silent weeks
 TICKET_LEAD = timedelta(days=14)  # a ticket this long before the drop began still counts
 NEVER_ACTIVATED_AFTER = timedelta(days=14)
@@ -66,6 +66,7 @@ def _stops(model: ReturnModel, as_of: date) -> pl.DataFrame:
             "last_active_week": epoch + 7 * silences.last_week,
             "weeks_silent": silences.weeks_silent,
             "active_weeks_26": silences.active_26,
+            "rhythm_weeks": silences.rate_weeks,
             "rate_26": silences.rate_26,
             "p_back": silences.p_back,
             "is_stop": silences.stopped,

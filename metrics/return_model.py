@@ -26,7 +26,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln
+from scipy.special import betaln, expit
 
 from metrics.active_history import ActiveWeeks
 from metrics.own_decline import Decline, own_decline
@@ -38,7 +38,10 @@ HALF_YEAR = 26  # silent half a year, longer than any earlier gap of the user's:
 MIN_SILENCE = 3  # one or two silent weeks are a vacation as often as a drop
 SUDDEN_WEEKS = 12  # a stop is sudden when the user's own pace makes it clear within this many weeks
 PRIOR_TRIALS = 20.0  # weight, in silent weeks, of the portfolio's curve in a band's fit
-NEWTON_STEPS = 30
+NEWTON_STEPS = 100  # at most: the curves converge in about ten
+LINE_SEARCH_STEPS = 8  # halvings of a step that would lower the penalised likelihood
+RIDGE = 0.5
+REFIT_WEEKS = 4  # the model is refitted every this many weeks (the backtest's cut points fall on refits)
 
 # rhythm bands: a user's first use alone, else weeks with use in the 26 up to the last
 # (1, 2, 3-4, 5-8, 9-16, 17-26) x fewer or at least HEAVY_EVENTS events in a week with use
@@ -149,20 +152,41 @@ def _portfolio_design() -> np.ndarray:
 
 
 def fit_logit_curves(at_risk: np.ndarray, back: np.ndarray, design: np.ndarray) -> np.ndarray:
-    """Maximum-likelihood logit curves, one per leading index: (..., K) counts -> (..., params).
+    """Penalised maximum-likelihood logit curves, one per leading index: (..., K) counts -> (..., params).
 
-    Binomial GLMs with a handful of parameters each, thousands of them (a band at each
-    week): Newton-Raphson on all at once, steps halved where they would overshoot.
+    Binomial GLMs with a handful of parameters each, thousands of them (a band at each week):
+    Newton-Raphson on all at once, each step shortened as far as a line search finds it best. A
+    weak normal prior on all but the intercept (sd 1/sqrt(RIDGE)) keeps the optimum finite where
+    the data cannot pin a curve down (a week with few silences, all ended at once), so the
+    objective is strictly concave and every fit converges to its one optimum.
     """
     beta = np.zeros(at_risk.shape[:-1] + (design.shape[1],))
     beta[..., 0] = -2.0
-    ridge = 1e-6 * np.eye(design.shape[1])
+    penalty = RIDGE * np.diag(np.r_[0.0, np.ones(design.shape[1] - 1)])
+
+    def objective(b: np.ndarray) -> np.ndarray:
+        eta = b @ design.T
+        return (back * eta - at_risk * np.logaddexp(0.0, eta)).sum(axis=-1) - 0.5 * np.einsum(
+            "...p,pq,...q->...", b, penalty, b)
+
+    current = objective(beta)
     for _ in range(NEWTON_STEPS):
-        p = 1.0 / (1.0 + np.exp(-(beta @ design.T)))
-        gradient = (back - at_risk * p) @ design
-        hessian = np.einsum("...k,kp,kq->...pq", at_risk * p * (1 - p), design, design) + ridge
+        p = expit(beta @ design.T)
+        gradient = (back - at_risk * p) @ design - beta @ penalty
+        weighted = (at_risk * p * (1 - p))[..., None] * design  # (..., K, params)
+        hessian = np.swapaxes(weighted, -1, -2) @ design + penalty + 1e-9 * np.eye(design.shape[1])
         step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
-        beta += step / np.maximum(1.0, np.abs(step).max(axis=-1, keepdims=True) / 2.0)
+        length = np.ones(current.shape)
+        for _halving in range(LINE_SEARCH_STEPS):  # shorten only the steps that made things worse
+            reached = objective(beta + length[..., None] * step)
+            worse = reached < current
+            if not worse.any():
+                break
+            length = np.where(worse, length / 2, length)
+        step = np.where((reached >= current)[..., None], length[..., None] * step, 0.0)
+        beta, current = beta + step, np.maximum(reached, current)
+        if np.abs(step).max(initial=0.0) < 1e-9:
+            break
     return beta
 
 
@@ -188,20 +212,27 @@ class ReturnModel:
         return np.maximum.accumulate(np.arange(len(self.p_back))[:, None] - needed, axis=0)
 
 
+def refit_weeks(as_of: int) -> np.ndarray:
+    """The weeks the model is refitted, every REFIT_WEEKS from the first of the data, on the data up
+    to each (a grid fixed by the data's first week, so later builds refit the same weeks)."""
+    return np.arange(REFIT_WEEKS - 1, as_of + 1, REFIT_WEEKS)
+
+
 def fit_return_model(active: ActiveWeeks) -> ReturnModel:
-    """Fit the return curves of every week up to as_of from the data up to that week."""
+    """The return curves as they stood each week up to as_of: the latest refit at or before it."""
     s = spells(active)
     n_weeks = active.as_of + 1
     at_risk, back = _trial_counts(s, n_weeks)
-    at_risk, back = np.cumsum(at_risk, axis=0), np.cumsum(back, axis=0)  # what was known by each week
+    refits = refit_weeks(active.as_of)
+    at_risk, back = np.cumsum(at_risk, axis=0)[refits], np.cumsum(back, axis=0)[refits]  # what each refit knew
     design, portfolio = _design(), _portfolio_design()
-    flat = (n_weeks, 1, N_BANDS * MAX_K)
+    flat = (len(refits), 1, N_BANDS * MAX_K)
     pooled = fit_logit_curves(at_risk.reshape(flat), back.reshape(flat), portfolio)
-    prior_rate = (1.0 / (1.0 + np.exp(-(pooled @ portfolio.T)))).reshape(at_risk.shape)
+    prior_rate = expit(pooled @ portfolio.T).reshape(at_risk.shape)
     seen = at_risk.sum(axis=1, keepdims=True) > 0  # the prior speaks only where silences were seen
     prior = PRIOR_TRIALS * seen / np.maximum(seen.sum(axis=2, keepdims=True), 1)
     beta = fit_logit_curves(at_risk + prior, back + prior * prior_rate, design)
-    hazard = 1.0 / (1.0 + np.exp(-(beta @ design.T)))
+    hazard = expit(beta @ design.T)
     # a return can only grow less likely as a silence goes on: the curve is made non-increasing
     hazard = np.minimum.accumulate(np.clip(hazard, 0.0, 0.999), axis=2)
     log_stay = np.log1p(-hazard)
@@ -211,7 +242,10 @@ def fit_return_model(active: ActiveWeeks) -> ReturnModel:
     beyond = np.maximum(top - MAX_K, 0)
     stay_to_top = stay[:, :, np.minimum(top, MAX_K)] + beyond * log_stay[:, :, -1:]
     p_back = 1.0 - np.exp(stay_to_top - stay[:, :, silence])
-    return ReturnModel(active, s, p_back)
+    # each week judged by the latest refit at or before it; weeks before the first refit know nothing
+    latest = np.searchsorted(refits, np.arange(n_weeks), side="right") - 1
+    nothing = np.ones((1,) + p_back.shape[1:])
+    return ReturnModel(active, s, np.concatenate([nothing, p_back])[latest + 1])
 
 
 @dataclass(frozen=True)
@@ -223,7 +257,8 @@ class Silences:
     decline: Decline  # how the user's own use fell up to last_week
     weeks_silent: np.ndarray  # 0 when active in the cut week
     active_26: np.ndarray  # weeks with use in the 26 up to last_week
-    rate_26: np.ndarray  # events per week in those 26 weeks (or since first use, if later)
+    rate_weeks: np.ndarray  # weeks of those 26 since the first use
+    rate_26: np.ndarray  # events per week in those weeks
     longest_gap: np.ndarray  # most silent weeks between two uses up to last_week
     p_back: np.ndarray  # the cut week's model: P(use within HORIZON_WEEKS | this silence)
     stopped: np.ndarray  # the stop rules below, any of them
@@ -273,6 +308,7 @@ def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float, p
         decline=own_decline(active, s.user[last], start),
         weeks_silent=weeks_silent,
         active_26=s.active_26[last],
+        rate_weeks=s.rate_weeks[last],
         rate_26=s.rate_26[last],
         longest_gap=s.longest_gap[last],
         p_back=model.p_back[cut, band, np.minimum(weeks_silent, MAX_SILENCE)],

@@ -34,18 +34,20 @@ def _weeks(expr: pl.Expr) -> pl.Expr:
 
 
 def _percent(column: str) -> pl.Expr:
-    return pl.format("{}%", (pl.col(column) * 100).round(0).cast(pl.Int64))
+    share = pl.col(column)
+    return pl.when(share < 0.005).then(pl.lit("under 1%")).otherwise(pl.format("{}%", (share * 100).round(0).cast(pl.Int64)))
 
 
 def _rhythm() -> pl.Expr:
-    """How the user used it up to their last use: 'once', or 'in N of the 26 weeks up to <day>'."""
+    """How the user used it up to their last use: 'once, on <day>', 'every week of the N up to
+    <day>', or 'in A of the N weeks up to <day>' (N at most 26, counted from the first use)."""
+    up_to = pl.format("the {} up to {} ({} a week)", _weeks(pl.col("rhythm_weeks")), _day("last_active_at"),
+                      _per_week("rate_26"))
     return (
         pl.when(pl.col("first_active_at").dt.date() >= pl.col("last_active_week"))
         .then(pl.format("once, on {}", _day("last_active_at")))
-        .otherwise(pl.format(
-            "in {} of the 26 weeks up to {} ({} a week)", pl.col("active_weeks_26"), _day("last_active_at"),
-            _per_week("rate_26"),
-        ))
+        .when(pl.col("active_weeks_26") >= pl.col("rhythm_weeks")).then(pl.format("every week of {}", up_to))
+        .otherwise(pl.format("in {} of {}", pl.col("active_weeks_26"), up_to))
     )
 
 
@@ -59,7 +61,7 @@ def _why_stopped() -> pl.Expr:
         .when(by == "sudden").then(pl.format(
             "not at all in the {} since, sudden at their pace, and {} of users like them came back from such a "
             "silence", silent, _percent("p_back")))
-        .otherwise(pl.format("not at all in the {} since; only {} of users like them came back from such a silence",
+        .otherwise(pl.format("not at all in the {} since, and {} of users like them came back from such a silence",
                              silent, _percent("p_back")))
     )
 

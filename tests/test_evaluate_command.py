@@ -44,7 +44,9 @@ def test_evaluate_prints_what_the_file_and_the_truth_say(demo: Path) -> None:
     assert float(recall) == pytest.approx(true_positives / droppers, abs=5e-4)
     assert detected.endswith(f"of {droppers:,}")
     stops, fades = (float(weeks) for weeks in by_kind.split(" / "))
-    assert 0 <= stops <= fades <= 12  # drops are planted 4-12 weeks back; stops are the quicker to see
+    # drops are planted 4-12 weeks back; a stop is called once the data's past says silences that long
+    # seldom end, which in a demo whose every stop comes in its last 12 weeks takes a few weeks to learn
+    assert 0 <= stops <= 6 and 0 <= fades <= 12
 
     rule = _row(result.stdout, "30-day")
     assert float(rule[3]) < float(recall)  # the rule misses the fades

@@ -118,7 +118,9 @@ def test_full_stop_without_ticket_is_silent_churn(scored: pl.DataFrame) -> None:
     assert row["status"] == "silent_churn"
     assert row["drop_week"] == date(2024, 4, 29)  # week 25, the first week with no use
     assert row["q_value"] < 0.10
-    assert row["reason"] == "Used it ~20 times a week until 22 Apr 2024; not at all in the 6 weeks since; no ticket."
+    assert row["reason"] == (  # used every one of the 24 weeks of its history before the stop
+        "Used it every week of the 24 weeks up to 22 Apr 2024 (~20 times a week); not at all in the 6 weeks since, "
+        "and under 1% of users like them came back from such a silence; no ticket.")
 
 
 def test_ticket_shortly_before_the_drop_means_support_knows(scored: pl.DataFrame) -> None:

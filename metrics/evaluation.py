@@ -13,7 +13,9 @@ from datetime import date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from metrics.quiet_users import FLAGGED, score_users
+from metrics.active_history import active_weeks
+from metrics.quiet_users import FLAGGED, score_at
+from metrics.return_model import ReturnModel, fit_return_model
 from metrics.user_facts import user_facts, user_tickets
 
 SILENT_DROPPERS = ["silent_stop", "silent_fade"]
@@ -49,11 +51,11 @@ def thirty_day_rule(facts: pl.DataFrame, as_of: date) -> pl.Series:
     )
 
 
-def flags_at(con: duckdb.DuckDBPyConnection, user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """Both methods' flags as they would have been on a past as_of week."""
+def flags_at(con: duckdb.DuckDBPyConnection, user_weeks: pl.DataFrame, as_of: date, model: ReturnModel) -> pl.DataFrame:
+    """Both methods' flags as they would have been on a past as_of week (the return model, fitted
+    up to a later week, judges each week with what it knew then)."""
     facts = user_facts(con, as_of)
-    weeks = user_weeks.filter(pl.col("week") <= as_of)
-    ours = score_users(facts, weeks, user_tickets(con, as_of), as_of)
+    ours = score_at(facts, user_weeks, user_tickets(con, as_of), as_of, model)
     return ours.select(
         "user_id", "status", pl.col("status").is_in(FLAGGED).alias("ours")
     ).join(facts.select("user_id", thirty_day_rule(facts, as_of).alias("thirty_day_rule")), on="user_id")
@@ -66,8 +68,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, truth: pl.DataFrame) -> tuple[list[
     truth = truth.with_columns(pl.col("drop_week").str.to_date(strict=False))
     droppers = truth.filter(pl.col("kind").is_in(SILENT_DROPPERS))
     first_week = droppers["drop_week"].min() or as_of
+    model = fit_return_model(active_weeks(user_weeks, as_of))
     weekly = pl.concat(
-        flags_at(con, user_weeks, week).with_columns(pl.lit(week).alias("as_of"))
+        flags_at(con, user_weeks, week, model).with_columns(pl.lit(week).alias("as_of"))
         for week in pl.date_range(first_week, as_of, "1w", eager=True)
     )
     final = weekly.filter(pl.col("as_of") == as_of).join(truth, on="user_id", how="left")

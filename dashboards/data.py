@@ -1,7 +1,10 @@
 """`/data`: for analysts and admins. Which builds made this file, which input rows were
-rejected and why, and how to open the same file from a notebook, with every table and
-column explained by the comments the build wrote into it."""
+rejected and why, how often past flags were right on this data (`flag_backtest`), and how
+to open the same file from a notebook, with every table and column explained by the
+comments the build wrote into it."""
 from __future__ import annotations
+
+import math
 
 import dash
 import dash_ag_grid as dag
@@ -12,9 +15,10 @@ from flask import current_app
 
 from dashboards import ui
 from dashboards.access import visible_sites
-from dashboards.wording import count, day, moment
+from dashboards.wording import count, day, moment, share
+from metrics.backtest_views import HORIZON_WEEKS, MIN_HISTORY_WEEKS, backtest_rows, pooled
 from metrics.build_views import quarantine_by_reason, quarantined_rows, recent_builds
-from metrics.catalog import column_comments, table_comments
+from metrics.catalog import column_comments, has_table, table_comments
 
 dash.register_page(__name__, path="/data", name="Data", title="Adoption Radar: the data", order=3)
 
@@ -23,8 +27,12 @@ DATA_QUARANTINE_SUMMARY = "data-quarantine-summary"
 DATA_QUARANTINE_ROWS = "data-quarantine-rows"
 DATA_NOTEBOOK = "data-notebook"
 DATA_TABLES = "data-tables"
+DATA_BACKTEST = "data-backtest"
 
 ROWS_SHOWN = 1000
+METHOD_LABELS = {"ours": "ours (quiet or silently churned)", "30_day_rule": "30-day inactivity rule"}
+METHOD_LOOKS = {"ours": (ui.BLUE, "solid"), "30_day_rule": (ui.ORANGE, "dash")}
+BAR_WIDTH_MS = 1.6 * 7 * 24 * 3600 * 1000  # a date axis counts in milliseconds: two bars fill most of 4 weeks
 
 
 @ui.guarded
@@ -35,6 +43,7 @@ def layout(**_url_args: str) -> html.Div:
         builds = recent_builds(con)
         reasons = quarantine_by_reason(con, sites=sites)
         rejected = quarantined_rows(con, sites=sites, limit=ROWS_SHOWN)
+        backtest = backtest_rows(con) if has_table(con, "flag_backtest") else None
         tables = table_comments(con)
         columns = column_comments(con)
     return ui.page(
@@ -42,6 +51,7 @@ def layout(**_url_args: str) -> html.Div:
         info,
         _builds(builds),
         _quarantine(reasons, rejected),
+        _backtest(backtest),
         _notebook(tables, columns),
     )
 
@@ -94,6 +104,84 @@ def _quarantine(reasons: pl.DataFrame, rejected: pl.DataFrame) -> html.Section:
             style={"height": None},
         ),
     )
+
+
+def _backtest(rows: pl.DataFrame | None) -> html.Section:
+    title = "How past flags held up"
+    if rows is None:
+        return ui.section(title, ui.notice("Past flags are not checked in this build: its flag_backtest table is "
+                                           "missing. A new build adds it."))
+    if rows.is_empty():
+        return ui.section(title, ui.notice(
+            f"This history is too short to check past flags yet: a check needs a past week with {MIN_HISTORY_WEEKS} "
+            f"weeks of data before it and {HORIZON_WEEKS} weeks of known use after it."))
+    weeks = rows["cut_week"].unique()
+    totals = pooled(rows)
+    if totals["new_flags"].sum() == 0:
+        return ui.section(title, ui.notice(
+            f"No user was newly flagged at the {count(weeks.len())} past weeks that can be checked "
+            f"({day(weeks.min())} to {day(weeks.max())}), so there is nothing to compare yet."))
+    horizon = rows["horizon_weeks"][0]
+    return ui.section(
+        title,
+        html.P(f"Of the users newly flagged at each past week, the share who used the product again within {horizon} "
+               "weeks: lower is better."),
+        ui.chart(DATA_BACKTEST, _backtest_figure(rows, horizon), _backtest_summary(totals, weeks, horizon)),
+        html.P(_recall_words(totals), className="small"),
+    )
+
+
+def _backtest_figure(rows: pl.DataFrame, horizon: int) -> dict:
+    """Came-back share of the new flags (lines, top) over their number (bars, bottom), per method."""
+    traces, bars = [], []
+    for method, (colour, dash_style) in METHOD_LOOKS.items():
+        mine = rows.filter(pl.col("method") == method, pl.col("new_flags").is_not_null())
+        traces.append(ui.trace(
+            "scatter", x=mine["cut_week"], y=mine["new_came_back_share"], name=METHOD_LABELS[method],
+            legendgroup=method, mode="lines+markers", line={"color": colour, "dash": dash_style, "width": 3},
+            marker={"color": colour, "size": 7}, customdata=mine.select("new_came_back", "new_flags").rows(),
+            hovertemplate="%{x|%d %b %Y}: %{customdata[0]} of %{customdata[1]} new flags came back (%{y:.0%})"
+                          "<extra>%{fullData.name}</extra>"))
+        bars.append(ui.trace(
+            "bar", x=mine["cut_week"], y=mine["new_flags"], name=METHOD_LABELS[method], legendgroup=method,
+            showlegend=False, yaxis="y2", marker={"color": colour}, width=BAR_WIDTH_MS,
+            hovertemplate="%{x|%d %b %Y}: %{y} new flags<extra>%{fullData.name}</extra>"))
+    largest = float(rows["new_flags"].max() or 0)
+    return ui.figure(
+        traces + bars,
+        title=f"New flags that came back within {horizon} weeks",
+        y_title="came back",
+        xaxis={"anchor": "y2"},
+        yaxis={"tickformat": ".0%", "range": [0, 1.02], "domain": [0.34, 1]},
+        yaxis2={**ui.AXIS, **_few_ticks(largest), "domain": [0, 0.24], "anchor": "x", "title": {"text": "new flags"}},
+        barmode="group",
+        height=460,
+    )
+
+
+def _few_ticks(largest: float) -> dict:
+    """A count axis for a short panel: three or four whole-number ticks, however small the counts."""
+    return {**ui.count_axis(largest), **({"dtick": max(1, math.ceil(largest / 3))} if largest <= 8 else {"nticks": 4})}
+
+
+def _backtest_summary(totals: pl.DataFrame, weeks: pl.Series, horizon: int) -> str:
+    parts = [
+        f"{METHOD_LABELS[row['method']]}: {count(row['new_flags'])} new flags, {count(row['new_came_back'])} of them "
+        f"({share(row['new_came_back'] / row['new_flags'] if row['new_flags'] else None)}) back within {horizon} weeks"
+        for row in totals.iter_rows(named=True)
+    ]
+    return (f"{count(weeks.len())} past weeks checked, {day(weeks.min())} to {day(weeks.max())}, each scored with "
+            f"only what was known then. After the first week: " + "; ".join(parts) + ".")
+
+
+def _recall_words(totals: pl.DataFrame) -> str:
+    """The other side of the bet: a method that flags only sure cases misses the users who were gone."""
+    recall = {row["method"]: row["mean_gone_recall"] for row in totals.iter_rows(named=True)}
+    if all(value is None for value in recall.values()):
+        return "No user who had stopped for good was seen at these weeks, so what each method missed is not known."
+    return ("Of the users who had stopped for a month or more and did not come back, ours flagged "
+            f"{share(recall.get('ours'))} and the 30-day rule {share(recall.get('30_day_rule'))} "
+            "(the average over these weeks).")
 
 
 def _notebook(tables: pl.DataFrame, columns: pl.DataFrame) -> html.Section:

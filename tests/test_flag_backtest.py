@@ -24,6 +24,7 @@ from metrics.user_facts import user_facts, user_tickets
 from pipelines.build import build
 from pipelines.demo_data import write_demo
 from tests.conftest import rows
+from tests.serving import page_module, request_for, text
 
 COLUMNS = ["cut_week", "method", "horizon_weeks", "users", "flagged", "came_back", "new_flags", "new_came_back",
            "gone_recall", "median_weeks_silent_when_flagged"]
@@ -178,10 +179,14 @@ def test_the_sample_is_a_stable_hash_of_the_ids() -> None:
     assert sample_users(ids.head(50), 100).to_list() == ids.head(50).to_list()  # fewer: all of them
 
 
-def test_a_history_too_short_for_a_cut_gives_an_empty_table(tmp_path: Path) -> None:
+def test_a_history_too_short_for_a_cut_gives_an_empty_table_and_says_so(tmp_path: Path) -> None:
     write_demo(tmp_path / "input", users=60, sites=3, weeks=20, seed=2)  # 20 < 8 + 26 weeks
     db = tmp_path / "short.duckdb"
     build(tmp_path / "input", db, stages=[("check past flags", write_flag_backtest)])
     assert rows(db, "select count(*) from flag_backtest") == [(0,)]
     assert [c for (c,) in rows(db, "select column_name from duckdb_columns() where table_name = 'flag_backtest' "
                                    "order by column_index")] == COLUMNS
+    with request_for(db):
+        words = text(page_module("data").layout())
+    assert "This history is too short to check past flags yet" in words
+    assert "26 weeks of known use after it" in words

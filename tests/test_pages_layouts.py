@@ -268,6 +268,38 @@ def test_data_shows_a_csm_only_the_rejected_rows_of_their_sites(full: Path) -> N
     assert len(shown) < rows(full, "select count(*) from quarantine")[0][0]
 
 
+def test_data_plots_how_often_past_flags_were_right(full: Path) -> None:
+    data = page_module("data")
+    tree = render(full, "data")
+    figure = find(tree, data.DATA_BACKTEST).figure
+    lines = [t for t in figure["data"] if t["type"] == "scatter"]
+    bars = [t for t in figure["data"] if t["type"] == "bar"]
+    assert [t["name"] for t in lines] == [data.METHOD_LABELS[m] for m in ["ours", "30_day_rule"]]
+    for method, line, bar in zip(["ours", "30_day_rule"], lines, bars, strict=True):
+        weeks = rows(full, "select cut_week, new_came_back, new_flags from flag_backtest "
+                           "where method = ? and new_flags is not null order by cut_week", [method])
+        assert weeks, method  # the demo's year has cuts after the first
+        assert line["x"] == bar["x"] == [week for week, _, _ in weeks]
+        assert line["y"] == [None if n == 0 else back / n for _, back, n in weeks]
+        assert bar["y"] == [n for _, _, n in weeks] and bar["yaxis"] == "y2"
+    assert "the share who used the product again within 26 weeks: lower is better." in text(tree)
+
+
+def test_data_says_in_plain_words_when_past_flags_cannot_be_checked(full: Path, tmp_path: Path) -> None:
+    data = page_module("data")
+    short = tmp_path / "short.duckdb"
+    shutil.copy(full, short)
+    with duckdb.connect(str(short)) as con:
+        con.execute("delete from flag_backtest")  # what a history under 8 + 26 weeks gives
+    words = text(render(short, "data"))
+    assert "This history is too short to check past flags yet" in words
+    assert data.DATA_BACKTEST not in ids(render(short, "data"))
+    with duckdb.connect(str(short)) as con:
+        con.execute("drop table flag_backtest")  # a file from before the stage
+    words = text(render(short, "data"))
+    assert "Past flags are not checked in this build" in words and OUTDATED not in words
+
+
 # --- empty and error states ----------------------------------------------------------------
 
 PAGES = [("overview", {}), ("sites", {}), ("site", {"site_id": "s001"}), ("training", {}), ("data", {})]

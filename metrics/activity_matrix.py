@@ -1,14 +1,14 @@
-"""The recent weeks of every user as dense arrays, so tests run over all users at once."""
+"""The recent weeks of every user as dense arrays, so tests run over all users at once: a
+slice of the weekly history, with the weeks that count for each user marked."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
 
-
-BLOCK_USERS = 16_384  # users per step of a pass over all users' weeks: small temporaries, reused memory
+from metrics.active_history import WeeklyHistory
 
 
 @dataclass(frozen=True)
@@ -19,57 +19,31 @@ class ActivityMatrix:
     the user's first active week (weeks before first use are onboarding, not baseline).
     """
 
-    user_ids: np.ndarray
+    user_ids: pl.Series
     site_codes: np.ndarray  # (users,) index into site_ids
     site_ids: np.ndarray
-    weeks: list[date]
-    events: np.ndarray  # (users, weeks) float
-    active_days: np.ndarray  # (users, weeks) float: days with any event, far less bursty than events
+    events: np.ndarray  # (users, weeks) whole counts (float32 while exact), 0 where not observed
     observed: np.ndarray  # (users, weeks) bool
 
-    @property
-    def n_users(self) -> int:
-        return len(self.user_ids)
 
-
-def activity_matrix(user_weeks: pl.DataFrame, as_of: date, n_weeks: int) -> ActivityMatrix:
-    """Arrange `user_weeks` (user_id, site_id, week, events, active_days, is_enrolled) for the last n_weeks."""
-    first_week = as_of - timedelta(weeks=n_weeks - 1)
-    users = (
-        user_weeks.lazy()
-        .group_by("user_id")
-        .agg(pl.col("site_id").first(), ((pl.col("week") < first_week) & (pl.col("events") > 0)).any()
-             .alias("active_before"))
-        .sort("user_id")
-        .with_row_index("user_code")
-        .collect()
-    )
-    site_ids, site_codes = np.unique(users["site_id"].to_numpy(), return_inverse=True)
-    cells = (
-        user_weeks.lazy()
-        .filter(pl.col("week") >= first_week, pl.col("week") <= as_of)
-        .join(users.lazy().select("user_id", "user_code"), on="user_id")
-        .select("user_code", ((pl.col("week") - pl.lit(first_week)).dt.total_days() // 7).alias("week_code"),
-                "events", "active_days", "is_enrolled")
-        .collect()
-    )
-    rows, cols = cells["user_code"].to_numpy(), cells["week_code"].to_numpy()
-
-    def dense(column: str, dtype: type) -> np.ndarray:
-        values = np.zeros((users.height, n_weeks), dtype=dtype)
-        values[rows, cols] = cells[column].to_numpy()
-        return values
-
-    events, enrolled = dense("events", float), dense("is_enrolled", bool)
+def activity_matrix(history: WeeklyHistory, as_of: date, n_weeks: int) -> ActivityMatrix:
+    """The last `n_weeks` weeks up to `as_of` (the history's as_of week) of every user in `history`."""
+    first = -((history.epoch - as_of).days // 7) - n_weeks + 1  # the history's week of the first column
+    # the history's weeks [low, high) fill the matrix; none before the history began, and none after
+    # its as_of week (the last column stays empty for an as_of that is not a Monday)
+    low, high = max(first, 0), min(first + n_weeks, history.as_of + 1)
+    events = np.zeros((len(history.user_ids), n_weeks), dtype=history.events.dtype)
+    enrolled = np.zeros(events.shape, dtype=bool)
+    events[:, low - first: high - first] = history.events[:, low:high]
+    enrolled[:, low - first: high - first] = history.enrolled[:, low:high]
+    active_before = (history.events[:, : max(first, 0)] > 0).any(axis=1)
     # weeks before a user's first use are onboarding, not baseline
-    used = users["active_before"].to_numpy()[:, None] | (np.cumsum(events > 0, axis=1) > 0)
-    observed = enrolled & used
+    observed = enrolled & (active_before[:, None] | np.logical_or.accumulate(events > 0, axis=1))
+    events[~observed] = 0
     return ActivityMatrix(
-        user_ids=users["user_id"].to_numpy(),
-        site_codes=site_codes.astype(np.int64),
-        site_ids=site_ids,
-        weeks=[first_week + timedelta(weeks=i) for i in range(n_weeks)],
-        events=np.where(observed, events, 0.0),
-        active_days=np.where(observed, dense("active_days", float), 0.0),
+        user_ids=history.user_ids,
+        site_codes=history.site_codes,
+        site_ids=history.site_ids,
+        events=events,
         observed=observed,
     )

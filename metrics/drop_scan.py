@@ -25,11 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy.special import log_ndtr, ndtri_exp
 
-from metrics.activity_matrix import BLOCK_USERS, ActivityMatrix
+from metrics.activity_matrix import ActivityMatrix
+from metrics.blocks import BLOCK_USERS, each, joined, ranges
 
 MIN_RECENT_WEEKS = 3  # one or two quiet weeks are a vacation as often as a drop: not evidence enough
 MAX_RECENT = 12
@@ -38,6 +40,8 @@ MIN_BASELINE_WEEKS = 6
 MIN_BASELINE_ACTIVE_WEEKS = 4  # weeks with use, for the work signal's baseline mean
 MIN_SHAPE_WEEKS = 6  # active weeks a user needs to inform the pooled burstiness
 TAIL_WEEKS = 4  # the window that says whether use is still down now
+
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -60,27 +64,29 @@ class Windows:
         self.n_weeks = n_weeks
 
     def sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(recent, baseline) sums, each (users, starts), from one cumulative sum over weeks."""
-        cumulative = np.zeros((values.shape[0], self.n_weeks + 1))
-        np.cumsum(values, axis=1, out=cumulative[:, 1:])
-        at_split = cumulative[:, self.split]
-        return cumulative[:, [self.n_weeks]] - at_split, at_split - cumulative[:, self.base_start]
+        """(recent, baseline) sums of (weeks, users) values, each (starts, users), from one running
+        sum over weeks: a week at a time, each step one operation over all users."""
+        cumulative = np.zeros((self.n_weeks + 1, values.shape[1]))
+        for week in range(self.n_weeks):
+            np.add(cumulative[week], values[week], out=cumulative[week + 1])
+        at_split = cumulative[self.split]
+        return cumulative[self.n_weeks] - at_split, at_split - cumulative[self.base_start]
 
 
 @dataclass(frozen=True)
 class CountSignal:
     """Counts (events, or active weeks as 0/1) with their calendar-weighted exposure."""
 
-    counts: np.ndarray  # (users, weeks)
-    exposure: np.ndarray  # (users, weeks): calendar factor where observed, else 0
+    counts: np.ndarray  # (weeks, users)
+    exposure: np.ndarray  # (weeks, users): calendar factor where observed, else 0
 
 
 @dataclass(frozen=True)
 class WorkSignal:
     """Calendar-adjusted events in each observed week with any use: negative binomial, pooled shape."""
 
-    adjusted: np.ndarray  # (users, weeks): events / calendar factor where active, else 0
-    active: np.ndarray  # (users, weeks) bool: observed and at least one event
+    adjusted: np.ndarray  # (weeks, users): events / calendar factor where active, else 0
+    active: np.ndarray  # (weeks, users) bool: observed and at least one event
     shape: float  # k in Var = mu + mu^2 / k, everyone's median
 
 
@@ -100,27 +106,60 @@ def signed_root_deviance(recent: np.ndarray, baseline: np.ndarray, share: np.nda
     return np.sign(recent - expected_recent) * np.sqrt(np.maximum(deviance, 0.0))
 
 
-def count_signal(counts: np.ndarray, factors: np.ndarray, matrix: ActivityMatrix) -> CountSignal:
-    return CountSignal(counts, factors[matrix.site_codes] * matrix.observed)
+def _adjusted(events: np.ndarray, active: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Events over the calendar factor in weeks with use, 0 in the others."""
+    return np.divide(events, factors, out=np.zeros(events.shape), where=active)
 
 
-def work_signal(events: np.ndarray, factors: np.ndarray, matrix: ActivityMatrix) -> WorkSignal:
-    """Events per active week over the calendar factor; the NB shape by moments, median over users
-    (robust to the few whose history holds a drop, whose spread is no burstiness)."""
-    active = matrix.observed & (events > 0)
-    adjusted = np.divide(events, factors[matrix.site_codes], out=np.zeros(events.shape), where=active)
-    n = active.sum(axis=1)
-    total, squares = adjusted.sum(axis=1), (adjusted**2).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = total / n
-        inverse_shape = np.where(n >= MIN_SHAPE_WEEKS, ((squares - total**2 / n) / (n - 1) - mean) / mean**2, np.nan)
-    pooled = np.nanmedian(inverse_shape) if np.isfinite(inverse_shape).any() else np.nan
-    return WorkSignal(adjusted, active, float(1.0 / pooled) if pooled > 1e-3 else 1e3)
+@dataclass(frozen=True)
+class Signals:
+    """Every user's scan inputs, made a block of users at a time (`inputs`) from the activity matrix
+    and each signal's calendar factors: all users' at once would be several users x weeks arrays."""
+
+    matrix: ActivityMatrix
+    event_factors: np.ndarray  # (sites, weeks), for events
+    presence_factors: np.ndarray  # for weeks with use
+    work_factors: np.ndarray  # for events in weeks with use
+    work_shape: float  # k in Var = mu + mu^2 / k of events per week with use, everyone's median
+
+    def inputs(self, users: np.ndarray) -> ScanInputs:
+        """The inputs of these users, weeks by users."""
+        observed = np.ascontiguousarray(self.matrix.observed[users].T)
+        events = np.ascontiguousarray(self.matrix.events[users].T)
+        sites = self.matrix.site_codes[users]
+        active = observed & (events > 0)
+        return ScanInputs(
+            observed,
+            CountSignal(events, self.event_factors.T[:, sites] * observed),
+            CountSignal(active, self.presence_factors.T[:, sites] * observed),
+            WorkSignal(_adjusted(events, active, self.work_factors.T[:, sites]), active, self.work_shape),
+        )
+
+
+def signals(matrix: ActivityMatrix, event_factors: np.ndarray, presence_factors: np.ndarray,
+            work_factors: np.ndarray) -> Signals:
+    """The scan's signals with these calendar factors. The work signal's NB shape by moments, median
+    over users (robust to the few whose history holds a drop, whose spread is no burstiness)."""
+
+    def inverse_shape(users: slice) -> np.ndarray:
+        observed, events = matrix.observed[users], matrix.events[users]
+        active = observed & (events > 0)
+        adjusted = _adjusted(events, active, work_factors[matrix.site_codes[users]])
+        n = active.sum(axis=1)
+        total, squares = adjusted.sum(axis=1), (adjusted**2).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = total / n
+            return np.where(n >= MIN_SHAPE_WEEKS, ((squares - total**2 / n) / (n - 1) - mean) / mean**2, np.nan)
+
+    inverse = np.concatenate(list(each(inverse_shape, ranges(len(matrix.user_ids), BLOCK_USERS))))
+    pooled = np.nanmedian(inverse) if np.isfinite(inverse).any() else np.nan
+    return Signals(matrix, event_factors, presence_factors, work_factors,
+                   float(1.0 / pooled) if pooled > 1e-3 else 1e3)
 
 
 @dataclass(frozen=True)
 class CountSums:
-    """A count signal's recent and baseline sums of counts and exposure, each (users, starts)."""
+    """A count signal's recent and baseline sums of counts and exposure, each (starts, users)."""
 
     y_recent: np.ndarray
     y_base: np.ndarray
@@ -183,16 +222,16 @@ def joint_z(presence: np.ndarray, work: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ScanInputs:
-    """What the scan reads: which weeks count, events (the rates and the change point), and the
-    hurdle's two parts."""
+    """What the scan reads, weeks by users (so a running sum over weeks is one operation a week):
+    which weeks count, events (the rates and the change point), and the hurdle's two parts."""
 
-    observed: np.ndarray  # (users, weeks) bool
+    observed: np.ndarray  # (weeks, users) bool
     events: CountSignal
-    presence: CountSignal  # active weeks (0/1) with their own calendar factors
+    presence: CountSignal  # weeks with use (0/1) with their own calendar factors
     work: WorkSignal
 
     def mapped(self, take: Callable[[np.ndarray], np.ndarray]) -> ScanInputs:
-        """The same inputs with `take` applied to every (users, weeks) array."""
+        """The same inputs with `take` applied to every (weeks, users) array."""
 
         def counts(signal: CountSignal) -> CountSignal:
             return CountSignal(take(signal.counts), take(signal.exposure))
@@ -201,27 +240,29 @@ class ScanInputs:
         return ScanInputs(take(self.observed), counts(self.events), counts(self.presence),
                           WorkSignal(take(work.adjusted), take(work.active), work.shape))
 
-    def shuffled(self, rows: np.ndarray, rng: np.random.Generator) -> ScanInputs:
-        """Histories of these users with their weeks in random order: no change, yet just as bursty."""
-        order = np.argsort(rng.random((len(rows), self.observed.shape[1])), axis=1)
-        return self.mapped(lambda values: np.take_along_axis(values[rows], order, axis=1))
+    def shuffled(self, rng: np.random.Generator) -> ScanInputs:
+        """These histories with their weeks in random order: no change, yet just as bursty."""
+        n_weeks, n_users = self.observed.shape
+        order = np.argsort(rng.random((n_users, n_weeks)), axis=1).T  # each user's weeks in a random order
+        taken = order * n_users + np.arange(n_users)  # where each (week, user) is taken from
+        return self.mapped(lambda values: np.take(values, taken))
+
+    def of(self, users: slice) -> ScanInputs:
+        """These inputs of some of the users."""
+        return self.mapped(lambda values: values[:, users])
 
 
-def scan_for_drops(inputs: ScanInputs, max_recent: int = MAX_RECENT, max_baseline: int = MAX_BASELINE) -> DropScan:
+def scan_for_drops(inputs: Callable[[S], ScanInputs], blocks: list[S], max_recent: int = MAX_RECENT,
+                   max_baseline: int = MAX_BASELINE) -> DropScan:
     """The lowest joint z over starts is the test; the drop week is the change point.
 
-    Users are taken a block at a time: every temporary then fits in memory the allocator
-    reuses, instead of fresh pages for each of many arrays of all users.
+    Users are taken a block at a time (`inputs` makes a block's inputs: see blocks.py).
     """
-    n_users = inputs.observed.shape[0]
-    blocks = [_scan_block(inputs.mapped(lambda values, rows=slice(i, i + BLOCK_USERS): values[rows]),
-                          max_recent, max_baseline) for i in range(0, n_users, BLOCK_USERS)]
-    return DropScan(**{name: np.concatenate([getattr(block, name) for block in blocks]) if blocks else np.zeros(0)
-                       for name in DropScan.__dataclass_fields__})
+    return joined(each(lambda block: _scan_block(inputs(block), max_recent, max_baseline), blocks))
 
 
 def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropScan:
-    windows = Windows(inputs.observed.shape[1], max_recent, max_baseline)
+    windows = Windows(inputs.observed.shape[0], max_recent, max_baseline)
     weeks_recent, weeks_base = windows.sums(inputs.observed)
     events = count_sums(inputs.events, windows)
     z = joint_z(_presence_z(count_sums(inputs.presence, windows)), _work_z(inputs.work, windows))
@@ -231,18 +272,19 @@ def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropS
     # for a drop in a Poisson rate). The start with the lowest z is often later, after a drop's
     # first uneven weeks, which would date the drop, and the tickets that count, too late.
     fall = signed_root_deviance(y_recent, y_base, e_recent / np.maximum(e_recent + e_base, 1e-12))
-    start = np.argmin(np.where(np.isfinite(z), fall, np.inf), axis=1)[:, None]
+    start = np.argmin(np.where(np.isfinite(z), fall, np.inf), axis=0)
+    users = np.arange(len(start))
 
     def at_start(values: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(values, start, axis=1)[:, 0]
+        return values[start, users]
 
-    tested = np.isfinite(z).any(axis=1)
+    tested = np.isfinite(z).any(axis=0)
     base_rate = at_start(y_base) / np.maximum(at_start(e_base), 1e-12)
-    tail = z[:, int(np.clip(TAIL_WEEKS - windows.recent_weeks[0], 0, z.shape[1] - 1))]
+    tail = z[int(np.clip(TAIL_WEEKS - windows.recent_weeks[0], 0, z.shape[0] - 1))]
     with np.errstate(divide="ignore", invalid="ignore"):
         return DropScan(
-            z=np.where(tested, z.min(axis=1), np.nan),
-            recent_weeks=np.where(tested, windows.recent_weeks[start[:, 0]], np.nan),
+            z=np.where(tested, z.min(axis=0), np.nan),
+            recent_weeks=np.where(tested, windows.recent_weeks[start], np.nan),
             baseline_rate=np.where(tested, at_start(y_base) / np.maximum(at_start(weeks_base), 1), np.nan),
             recent_rate=np.where(tested, at_start(y_recent) / np.maximum(at_start(weeks_recent), 1), np.nan),
             rate_ratio=np.where(tested, at_start(y_recent) / at_start(e_recent) / base_rate, np.nan),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metrics.active_history import ActiveWeeks, events_through, lowest_stretch
+from metrics.active_history import Rows
 from metrics.drop_scan import signed_root_deviance
 
 DECLINE_WEEKS = 12  # how long before the last use a fade may have begun
@@ -39,21 +39,18 @@ class Decline:
         return np.where(self.faded, self.fade_week, last_week + 1)
 
 
-def own_decline(active: ActiveWeeks, user: np.ndarray, last_week: np.ndarray) -> Decline:
-    """For each user, the decline up to `last_week`, their last week with use."""
+def own_decline(rows: Rows, row: np.ndarray, last_week: np.ndarray) -> Decline:
+    """For each of these users (a row of `rows` each), the decline up to `last_week`, their last
+    week with use."""
     least, most = BASELINE_WEEKS
     weeks = np.arange(1, DECLINE_WEEKS + 1)[None, :]  # weeks of use counted as the fade, the last included
     start = last_week[:, None] + 1 - weeks
-    first_week = active.week[np.searchsorted(active.user, user, side="left")]
+    first_week = rows.first_week[row]
     base_from = np.maximum(first_week[:, None], start - most)
-    u = np.broadcast_to(user[:, None], start.shape)
-
-    def between(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        return events_through(active, values, u, high) - events_through(active, values, u, low - 1)
-
-    fade = between(active.events, start, np.broadcast_to(last_week[:, None], start.shape))
-    base = between(active.events, base_from, start - 1)
-    base_squares = between(active.events**2, base_from, start - 1)
+    each_row = row[:, None]
+    fade = rows.between(rows.cumulative, each_row, start, last_week[:, None])
+    base = rows.between(rows.cumulative, each_row, base_from, start - 1)
+    base_squares = rows.between(rows.cumulative_squares, each_row, base_from, start - 1)
     weeks_base = start - base_from
     mean = base / np.maximum(weeks_base, 1)
     dispersion = np.maximum((base_squares - weeks_base * mean**2) / np.maximum(mean * (weeks_base - 1), 1e-12), 1.0)
@@ -62,22 +59,21 @@ def own_decline(active: ActiveWeeks, user: np.ndarray, last_week: np.ndarray) ->
     possible = (weeks >= MIN_FADE_WEEKS) & (weeks_base >= least)
     candidate = possible & (z <= FADE_Z) & (fade <= FADE_RATIO * mean * weeks)
     best = np.where(possible, z, np.inf).argmin(axis=1)  # the likeliest start, significant or not
-    rows = np.arange(len(user))
-    found = candidate[rows, best]
-    fade_start, fade_weeks = start[rows, best], weeks[0, best]
-    lowest = np.full(len(user), np.inf)
-    lowest[found] = lowest_stretch(active, user[found], fade_weeks[found], fade_start[found])
+    each = np.arange(len(row))
+    found = candidate[each, best]
+    fade_start, fade_weeks = start[each, best], weeks[0, best]
+    lowest = np.full(len(row), np.inf)
+    lowest[found] = rows.lowest_stretch(row[found], fade_weeks[found], fade_start[found])
     return Decline(
         fade_week=fade_start,
-        faded=found & (fade[rows, best] < lowest),
-        fade_baseline_rate=mean[rows, best],
-        fade_events=fade[rows, best],
-        stop_baseline_rate=_rate_before(active, user, last_week + 1, first_week),
+        faded=found & (fade[each, best] < lowest),
+        fade_baseline_rate=mean[each, best],
+        fade_events=fade[each, best],
+        stop_baseline_rate=_rate_before(rows, row, last_week + 1, first_week),
     )
 
 
-def _rate_before(active: ActiveWeeks, user: np.ndarray, week: np.ndarray, first_week: np.ndarray) -> np.ndarray:
+def _rate_before(rows: Rows, row: np.ndarray, week: np.ndarray, first_week: np.ndarray) -> np.ndarray:
     """Events per week in the (at most 26) weeks before `week`, since the first use."""
     since = np.maximum(first_week, week - BASELINE_WEEKS[1])
-    events = events_through(active, active.events, user, week - 1) - events_through(active, active.events, user, since - 1)
-    return events / np.maximum(week - since, 1)
+    return rows.between(rows.cumulative, row, since, week - 1) / np.maximum(week - since, 1)

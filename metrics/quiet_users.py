@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from metrics.rate_drops import rate_drops
-from metrics.active_history import active_weeks
+from metrics.active_history import WeeklyHistory, active_weeks
 from metrics.return_model import ReturnModel, fit_return_model, silences_at
 from metrics.status_reasons import reason
 from metrics.user_facts import user_facts, user_tickets
@@ -41,9 +41,9 @@ TICKET_LEAD = timedelta(days=14)  # a ticket this long before the drop began sti
 NEVER_ACTIVATED_AFTER = timedelta(days=14)
 
 
-def _fades(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
+def _fades(history: WeeklyHistory, as_of: date) -> pl.DataFrame:
     """The rate track: who is still using it but far less, and who has enough use to be tested."""
-    rate = rate_drops(user_weeks, as_of, min_rate=LIGHT_RATE / 2)
+    rate = rate_drops(history, as_of, min_rate=LIGHT_RATE / 2)
     tested = (pl.col("baseline_rate") >= LIGHT_RATE).fill_null(False)
     return rate.with_columns(
         tested.alias("rate_tested"),
@@ -55,14 +55,14 @@ def _fades(user_weeks: pl.DataFrame, as_of: date) -> pl.DataFrame:
 def _stops(model: ReturnModel, as_of: date) -> pl.DataFrame:
     """The stop track: every activated user's current silence, whether it is a stop, and how their
     own use fell before it."""
-    cut = model.active.week_of(as_of)
+    cut = model.history.week_of(as_of)
     silences = silences_at(model, cut, Q_STOP, Q_CORROBORATED, PACE_ALPHA, LIGHT_RATE)
     decline = silences.decline
-    epoch = np.datetime64(model.active.epoch, "D")
+    epoch = np.datetime64(model.history.epoch, "D")
     stop_week = decline.drop_week(silences.last_week)
     return pl.DataFrame(
         {
-            "user_id": model.active.user_ids[silences.user],
+            "user_id": model.history.user_ids.gather(silences.user),
             "last_active_week": epoch + 7 * silences.last_week,
             "weeks_silent": silences.weeks_silent,
             "active_weeks_26": silences.active_26,
@@ -144,9 +144,22 @@ def score_at(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFram
              model: ReturnModel) -> pl.DataFrame:
     """The contract's user_status rows as of `as_of`, with a return model fitted up to as_of or later
     (it uses only what it knew by each week, so one model serves many past weeks)."""
-    weeks = user_weeks.filter(pl.col("week") <= as_of)
+    return _score(facts, active_weeks(user_weeks, as_of), tickets, as_of, model)
+
+
+def score_users(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """The contract's user_status rows from the build's facts, weekly counts and tickets: one weekly
+    history serves both tracks."""
+    history = active_weeks(user_weeks, as_of)
+    return _score(facts, history, tickets, as_of, fit_return_model(history))
+
+
+def _score(facts: pl.DataFrame, history: WeeklyHistory, tickets: pl.DataFrame, as_of: date,
+           model: ReturnModel) -> pl.DataFrame:
+    """score_at, from the weekly history up to as_of (the rate track's) and a return model (the stop
+    track's, which may know later weeks)."""
     users = (
-        facts.join(_fades(weeks, as_of), on="user_id", how="left")
+        facts.join(_fades(history, as_of), on="user_id", how="left")
         .join(_stops(model, as_of), on="user_id", how="left")
         .pipe(_tracks)
         .pipe(_ticket_since_drop, tickets)
@@ -175,11 +188,6 @@ def score_at(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFram
         "reason",
         pl.when(judged).then(pl.col("track")).alias("track"),
     ).sort("user_id")
-
-
-def score_users(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """The contract's user_status rows from the build's facts, weekly counts and tickets."""
-    return score_at(facts, user_weeks, tickets, as_of, fit_return_model(active_weeks(user_weeks, as_of)))
 
 
 def write_user_status(con: duckdb.DuckDBPyConnection) -> None:

@@ -19,18 +19,11 @@ import numpy as np
 import polars as pl
 from statsmodels.stats.multitest import multipletests
 
+from metrics.active_history import WeeklyHistory
 from metrics.activity_matrix import ActivityMatrix, activity_matrix
-from metrics.calendar_factors import calendar_factors
-from metrics.drop_scan import (
-    MAX_BASELINE,
-    MAX_RECENT,
-    MIN_RECENT_WEEKS,
-    DropScan,
-    ScanInputs,
-    count_signal,
-    scan_for_drops,
-    work_signal,
-)
+from metrics.blocks import BLOCK_USERS, ranges
+from metrics.calendar_factors import SiteBlocks, calendar_factors, site_blocks
+from metrics.drop_scan import MAX_BASELINE, MAX_RECENT, MIN_RECENT_WEEKS, DropScan, Signals, scan_for_drops, signals
 
 SUSPECT_Q, SUSPECT_RATIO = 0.2, 0.5  # first-pass drops left out of the calendar factors
 PRIOR_USERS = 10.0  # a site's share of drops is shrunk towards the portfolio's with this many users
@@ -66,24 +59,20 @@ def site_weights(site_codes: np.ndarray, suspect: np.ndarray, tested: np.ndarray
     return odds / odds[tested].mean() if tested.any() and odds[tested].mean() > 0 else np.ones(len(site_codes))
 
 
-def _scan_inputs(matrix: ActivityMatrix, informs: np.ndarray) -> ScanInputs:
+def _signals(matrix: ActivityMatrix, blocks: SiteBlocks, informs: np.ndarray) -> Signals:
     """The scan's signals, with calendar factors learnt from the `informs` cells only."""
-    events = matrix.events
-    active = (matrix.observed & (events > 0)).astype(float)
-    return ScanInputs(
-        matrix.observed,
-        count_signal(events, calendar_factors(matrix, events, informs), matrix),
-        count_signal(active, calendar_factors(matrix, active, informs), matrix),
-        work_signal(events, calendar_factors(matrix, events, informs & (events > 0)), matrix),
-    )
+    events, used = matrix.events, matrix.events > 0
+    return signals(matrix, calendar_factors(blocks, events, informs), calendar_factors(blocks, used, informs),
+                   calendar_factors(blocks, events, informs & used))
 
 
-def _permutation_p(z: np.ndarray, inputs: ScanInputs) -> np.ndarray:
-    """One-sided p-values of z against the scan of users' own weeks shuffled."""
+def _permutation_p(z: np.ndarray, signals: Signals, users: np.ndarray) -> np.ndarray:
+    """One-sided p-values of the z of `users` against the scan of their own weeks shuffled."""
     rng = np.random.default_rng(NULL_SEED)
     draws = int(np.clip(NULL_DRAWS_PER_USER * len(z), MIN_NULL_DRAWS, MAX_NULL_DRAWS))
     rows = rng.integers(0, len(z), draws)
-    null = scan_for_drops(inputs.shuffled(rows, rng)).z
+    null = signals.inputs(users[rows]).shuffled(rng)
+    null = scan_for_drops(null.of, ranges(draws, BLOCK_USERS)).z
     null = np.sort(null[~np.isnan(null)])
     return np.where(np.isnan(z), np.nan, (1 + np.searchsorted(null, z, side="right")) / (1 + len(null)))
 
@@ -93,14 +82,14 @@ def _tested_users(matrix: ActivityMatrix, min_rate: float) -> np.ndarray:
     the only ones whose baseline can carry a rate test. The others still inform the calendar."""
     before = matrix.events.shape[1] - MIN_RECENT_WEEKS
     weeks = matrix.observed[:, :before].sum(axis=1)
-    return (weeks > 0) & (matrix.events[:, :before].sum(axis=1) >= min_rate * np.maximum(weeks, 1))
+    return (weeks > 0) & (matrix.events[:, :before].sum(axis=1, dtype=np.float64) >= min_rate * np.maximum(weeks, 1))
 
 
-def _scan_tested(inputs: ScanInputs, tested: np.ndarray) -> tuple[DropScan, np.ndarray]:
+def _scan_tested(signals: Signals, tested: np.ndarray) -> tuple[DropScan, np.ndarray]:
     """The scan and permutation p-values of the tested users, nan for everyone else."""
-    mine = inputs.mapped(lambda values: values[tested])
-    scan = scan_for_drops(mine)
-    p_value = _permutation_p(scan.z, mine) if tested.any() else np.zeros(0)
+    users = np.flatnonzero(tested)
+    scan = scan_for_drops(signals.inputs, [users[block] for block in ranges(len(users), BLOCK_USERS)])
+    p_value = _permutation_p(scan.z, signals, users) if tested.any() else np.zeros(0)
 
     def spread(values: np.ndarray) -> np.ndarray:
         full = np.full(len(tested), np.nan)
@@ -110,18 +99,17 @@ def _scan_tested(inputs: ScanInputs, tested: np.ndarray) -> tuple[DropScan, np.n
     return DropScan(**{name: spread(getattr(scan, name)) for name in DropScan.__dataclass_fields__}), spread(p_value)
 
 
-def rate_drops(user_weeks: pl.DataFrame, as_of: date, min_rate: float) -> pl.DataFrame:
-    """Per user: the most likely drop start, its size, and p and q for "use dropped"; users with
-    under `min_rate` events a week are not tested (their weeks still shape the calendar factors)."""
-    matrix = activity_matrix(user_weeks, as_of, MAX_RECENT + MAX_BASELINE)
+def rate_drops(history: WeeklyHistory, as_of: date, min_rate: float) -> pl.DataFrame:
+    """Per user of `history` (up to as_of): the most likely drop start, its size, and p and q for
+    "use dropped"; users with under `min_rate` events a week are not tested (their weeks still
+    shape the calendar factors)."""
+    matrix = activity_matrix(history, as_of, MAX_RECENT + MAX_BASELINE)
     tested = _tested_users(matrix, min_rate)
-    first = _scan_inputs(matrix, matrix.observed)
-    scan, p_first = _scan_tested(first, tested)
+    blocks = site_blocks(matrix)
+    scan, p_first = _scan_tested(_signals(matrix, blocks, matrix.observed), tested)
     suspect = (_bh(p_first) <= SUSPECT_Q) & (scan.rate_ratio <= SUSPECT_RATIO)
     since_drop = np.arange(matrix.events.shape[1])[None, :] >= (matrix.events.shape[1] - scan.recent_weeks)[:, None]
-    del first  # a second set of signals is about to be made: not both at once
-    inputs = _scan_inputs(matrix, matrix.observed & ~(suspect[:, None] & since_drop))
-    scan, p_value = _scan_tested(inputs, tested)
+    scan, p_value = _scan_tested(_signals(matrix, blocks, matrix.observed & ~(suspect[:, None] & since_drop)), tested)
     lately = matrix.events.shape[1] - LATELY_WEEKS
     weeks_lately, weeks_usual = matrix.observed[:, lately:].sum(axis=1), matrix.observed[:, :lately].sum(axis=1)
     return pl.DataFrame(
@@ -135,10 +123,10 @@ def rate_drops(user_weeks: pl.DataFrame, as_of: date, min_rate: float) -> pl.Dat
             "recent_rate": scan.recent_rate,
             "rate_ratio": scan.rate_ratio,
             "tail_z": scan.tail_z,
-            "usual_rate": np.where(weeks_usual > 0, matrix.events[:, :lately].sum(axis=1) / np.maximum(weeks_usual, 1),
-                                   np.nan),
-            "lately_rate": np.where(weeks_lately > 0,
-                                    matrix.events[:, lately:].sum(axis=1) / np.maximum(weeks_lately, 1), np.nan),
+            "usual_rate": np.where(weeks_usual > 0, matrix.events[:, :lately].sum(axis=1, dtype=np.float64)
+                                   / np.maximum(weeks_usual, 1), np.nan),
+            "lately_rate": np.where(weeks_lately > 0, matrix.events[:, lately:].sum(axis=1, dtype=np.float64)
+                                    / np.maximum(weeks_lately, 1), np.nan),
         }
     ).with_columns(
         pl.col(pl.Float64).fill_nan(None),

@@ -23,12 +23,14 @@ model that was known then.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.special import betaln, expit
 
-from metrics.active_history import ActiveWeeks
+from metrics.active_history import Rows, WeeklyHistory
+from metrics.blocks import each, joined
 from metrics.own_decline import Decline, own_decline
 
 HORIZON_WEEKS = 26  # "came back": any use within this many weeks
@@ -51,18 +53,23 @@ N_BANDS = 1 + 2 * (len(ACTIVE_WEEK_EDGES) + 1)
 
 
 @dataclass(frozen=True)
-class Spells:
-    """One spell of silence after each active week, as seen at the model's as_of."""
+class Rhythm:
+    """A user's rhythm at an active week L: what a silence after L is judged by."""
 
-    user: np.ndarray
-    start: np.ndarray  # the active week L the silence follows
-    length: np.ndarray  # weeks observed after L: to the next active week, or to the end of the seat or as_of
-    returned: np.ndarray  # ended by a use (else still silent when last seen)
     band: np.ndarray  # rhythm band at L
     active_26: np.ndarray  # weeks with use in the 26 up to L
     rate_weeks: np.ndarray  # weeks of those 26 since the first use: all 26 for a user of half a year
     rate_26: np.ndarray  # events per week in those weeks
-    longest_gap: np.ndarray  # most silent weeks between two uses, up to L
+
+
+@dataclass(frozen=True)
+class Spells:
+    """One spell of silence after each active week, as seen at the history's as_of."""
+
+    start: np.ndarray  # the active week L the silence follows
+    length: np.ndarray  # weeks observed after L: to the next active week, or to the end of the seat or as_of
+    returned: np.ndarray  # ended by a use (else still silent when last seen)
+    band: np.ndarray  # rhythm band at L
 
 
 def rhythm_band(n_used: np.ndarray, active_26: np.ndarray, events_per_active_week: np.ndarray) -> np.ndarray:
@@ -72,59 +79,91 @@ def rhythm_band(n_used: np.ndarray, active_26: np.ndarray, events_per_active_wee
     return np.where(n_used == 1, 0, 1 + 2 * level + (events_per_active_week >= HEAVY_EVENTS))
 
 
-def spells(active: ActiveWeeks) -> Spells:
-    """The silences after every active week, with the user's rhythm at its start."""
-    user, week = active.user, active.week
-    n = len(week)
-    key = user * (active.as_of + 1) + week
-    first_of_user = np.searchsorted(user, user, side="left")
-    rank = np.arange(n) - first_of_user + 1
-    since_26 = np.searchsorted(key, user * (active.as_of + 1) + np.maximum(week - 25, 0), side="left")
-    active_26 = np.arange(n) - np.maximum(since_26, first_of_user) + 1
-    tenure = week - week[first_of_user]
-    cumulative = np.cumsum(active.events)
-    events_26 = cumulative - np.append(0.0, cumulative)[np.maximum(since_26, first_of_user)]
-    rate_weeks = np.minimum(tenure + 1, 26)
-    next_same = np.append(user[1:] == user[:-1], False)
+def _last_26(rows: Rows, row: np.ndarray, week: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weeks with use, and events, in the 26 weeks up to `week`."""
+    return (rows.between(rows.cumulative_used, row, week - 25, week),
+            rows.between(rows.cumulative, row, week - 25, week))
+
+
+def _band_at(rows: Rows, row: np.ndarray, week: np.ndarray) -> np.ndarray:
+    active_26, events_26 = _last_26(rows, row, week)
+    return rhythm_band(rows.through(rows.cumulative_used, row, week), active_26, events_26 / np.maximum(active_26, 1))
+
+
+def rhythm_at(rows: Rows, row: np.ndarray, week: np.ndarray) -> Rhythm:
+    """The rhythm of users (rows of `rows`) at `week`, one of their active weeks."""
+    active_26, events_26 = _last_26(rows, row, week)
+    rate_weeks = np.minimum(week - rows.first_week[row] + 1, 26)
+    return Rhythm(_band_at(rows, row, week), active_26, rate_weeks, events_26 / rate_weeks)
+
+
+def spells(rows: Rows, as_of: int) -> Spells:
+    """The silences after every active week of these users, with the user's rhythm at its start."""
+    row, week = np.nonzero(rows.used)  # by user, then week
+    next_same = np.append(row[1:] == row[:-1], False)
     next_week = np.where(next_same, np.append(week[1:], 0), -1)
-    end = np.minimum(active.enrolled_until[user], active.as_of)
+    end = np.minimum(rows.enrolled_until[row], as_of)
     returned = next_same & (next_week <= end)
     length = np.where(returned, next_week - week, np.maximum(end - week, 0))
-    gap_before = np.where(np.append(False, next_same[:-1]), week - np.append(0, week[:-1]) - 1, 0)
-    # the longest gap up to each active week: a running maximum within each user
-    longest = np.maximum.accumulate(gap_before + user * (active.as_of + 2)) - user * (active.as_of + 2)
-    per_active = events_26 / np.maximum(active_26, 1)
-    band = rhythm_band(rank, active_26, per_active)
-    return Spells(user, week, length, returned, band, active_26, rate_weeks, events_26 / rate_weeks, longest)
+    if 2 * len(week) < rows.used.size:  # use in few weeks (a long, sparse history): at those alone
+        band = _band_at(rows, row, week)
+    else:  # at every week at once (row and week broadcast), then those with use
+        band = _band_at(rows, np.arange(len(rows.used))[:, None], np.arange(rows.used.shape[1])[None, :])[rows.used]
+    return Spells(week, length, returned, band)
 
 
-def _trial_counts(s: Spells, n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Tally:
+    """Spells counted by start week, band and length (capped at MAX_K), all and those ended by a
+    return; and silences of MAX_K weeks and more by the week their last slot opens (+1) and
+    closes (-1 the week after), and by the week of their return."""
+
+    spells: np.ndarray  # (weeks, bands, MAX_K + 1)
+    returned: np.ndarray  # (weeks, bands, MAX_K + 1)
+    long_open: np.ndarray  # (weeks + 1, bands)
+    long_back: np.ndarray  # (weeks, bands)
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+def _tally(s: Spells, n_weeks: int) -> Tally:
+    capped = np.minimum(s.length, MAX_K).astype(np.int64)
+    cell = (s.start.astype(np.int64) * N_BANDS + s.band) * (MAX_K + 1) + capped
+    size = n_weeks * N_BANDS * (MAX_K + 1)
+    long = s.length >= MAX_K
+    start, band, length = s.start[long].astype(np.int64), s.band[long], s.length[long].astype(np.int64)
+    returned = s.returned[long]
+    return Tally(
+        np.bincount(cell, minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1),
+        np.bincount(cell[s.returned], minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1),
+        (np.bincount((start + MAX_K) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS)
+         - np.bincount((start + length + 1) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS)
+         ).reshape(n_weeks + 1, N_BANDS),
+        np.bincount((start + length)[returned] * N_BANDS + band[returned],
+                    minlength=n_weeks * N_BANDS).reshape(n_weeks, N_BANDS),
+    )
+
+
+def _trial_counts(history: WeeklyHistory) -> tuple[np.ndarray, np.ndarray]:
     """(weeks, bands, MAX_K) silent weeks at risk and returns, by the calendar week they were seen.
 
     Silence k of a spell is week start+k; k >= MAX_K share the last slot. A spell is at risk in
     its k-th week when it lasted at least k weeks, so the counts come from the spells tallied by
     start, band and length (a reverse cumulative sum over length), each k shifted k weeks on.
     """
-    capped = np.minimum(s.length, MAX_K).astype(np.int64)
-    cell = (s.start.astype(np.int64) * N_BANDS + s.band) * (MAX_K + 1) + capped
-    size = n_weeks * N_BANDS * (MAX_K + 1)
-    tally = np.bincount(cell, minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1)
-    ended = np.bincount(cell[s.returned], minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1)
-    lasted = np.cumsum(tally[:, :, ::-1], axis=2)[:, :, ::-1]  # spells of at least each length
+    n_weeks = history.as_of + 1
+    t = functools.reduce(operator.add, each(lambda users: _tally(spells(history.rows(users), history.as_of), n_weeks),
+                                            history.blocks()))
+    lasted = np.cumsum(t.spells[:, :, ::-1], axis=2)[:, :, ::-1]  # spells of at least each length
     at_risk = np.zeros((n_weeks, N_BANDS, MAX_K))
     back = np.zeros((n_weeks, N_BANDS, MAX_K))
     for k in range(1, MAX_K):
         at_risk[k:, :, k - 1] = lasted[:-k, :, k]
-        back[k:, :, k - 1] = ended[:-k, :, k]
+        back[k:, :, k - 1] = t.returned[:-k, :, k]
     # silences of MAX_K weeks and more: one week at risk each week from start+MAX_K to the end
-    long = s.length >= MAX_K
-    start, band, length = s.start[long].astype(np.int64), s.band[long], s.length[long].astype(np.int64)
-    ramp = (np.bincount((start + MAX_K) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS)
-            - np.bincount((start + length + 1) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS))
-    at_risk[:, :, -1] = np.cumsum(ramp.reshape(n_weeks + 1, N_BANDS), axis=0)[:n_weeks]
-    returned = s.returned[long]
-    back[:, :, -1] = np.bincount((start + length)[returned] * N_BANDS + band[returned],
-                                 minlength=n_weeks * N_BANDS).reshape(n_weeks, N_BANDS)
+    at_risk[:, :, -1] = np.cumsum(t.long_open, axis=0)[:n_weeks]
+    back[:, :, -1] = t.long_back
     return at_risk, back
 
 
@@ -194,8 +233,7 @@ def fit_logit_curves(at_risk: np.ndarray, back: np.ndarray, design: np.ndarray) 
 class ReturnModel:
     """Per week (as it stood then) and rhythm band: the chance of being back within the horizon."""
 
-    active: ActiveWeeks
-    spells: Spells
+    history: WeeklyHistory
     p_back: np.ndarray  # (weeks, bands, MAX_SILENCE + 1): P(use within HORIZON_WEEKS | silent s weeks)
 
     @functools.lru_cache(maxsize=4)
@@ -218,12 +256,11 @@ def refit_weeks(as_of: int) -> np.ndarray:
     return np.arange(REFIT_WEEKS - 1, as_of + 1, REFIT_WEEKS)
 
 
-def fit_return_model(active: ActiveWeeks) -> ReturnModel:
+def fit_return_model(history: WeeklyHistory) -> ReturnModel:
     """The return curves as they stood each week up to as_of: the latest refit at or before it."""
-    s = spells(active)
-    n_weeks = active.as_of + 1
-    at_risk, back = _trial_counts(s, n_weeks)
-    refits = refit_weeks(active.as_of)
+    n_weeks = history.as_of + 1
+    at_risk, back = _trial_counts(history)
+    refits = refit_weeks(history.as_of)
     at_risk, back = np.cumsum(at_risk, axis=0)[refits], np.cumsum(back, axis=0)[refits]  # what each refit knew
     design, portfolio = _design(), _portfolio_design()
     flat = (len(refits), 1, N_BANDS * MAX_K)
@@ -245,14 +282,14 @@ def fit_return_model(active: ActiveWeeks) -> ReturnModel:
     # each week judged by the latest refit at or before it; weeks before the first refit know nothing
     latest = np.searchsorted(refits, np.arange(n_weeks), side="right") - 1
     nothing = np.ones((1,) + p_back.shape[1:])
-    return ReturnModel(active, s, np.concatenate([nothing, p_back])[latest + 1])
+    return ReturnModel(history, np.concatenate([nothing, p_back])[latest + 1])
 
 
 @dataclass(frozen=True)
 class Silences:
     """Each activated user's current silence at a cut week, and whether they have stopped."""
 
-    user: np.ndarray  # index into ActiveWeeks.user_ids
+    user: np.ndarray  # index into WeeklyHistory.user_ids
     last_week: np.ndarray  # the last active week up to the cut
     decline: Decline  # how the user's own use fell up to last_week
     weeks_silent: np.ndarray  # 0 when active in the cut week
@@ -285,33 +322,51 @@ def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float, p
       week said at most `q_corroborated` of users like them come back: a regular user's stop, early;
     - year: silent a year; half_year: silent half a year, longer than any gap they had before.
     """
-    active, s = model.active, model.spells
-    same_user_next = np.append(active.user[1:] == active.user[:-1], False)
-    later_next = np.append(active.week[1:] > cut, True)
-    last = np.flatnonzero((active.week <= cut) & (~same_user_next | later_next))
-    start, band, weeks_silent = s.start[last], s.band[last], cut - s.start[last]
+    history = model.history
+    seen = joined(each(lambda users: _silence(history.rows(users), users.start, cut), history.blocks()))
+    start, band, rhythm = seen.last_week, seen.rhythm.band, seen.rhythm
+    weeks_silent = cut - start
     silent = weeks_silent >= 1
     early = np.minimum(weeks_silent, SUDDEN_WEEKS)  # the rule holds at some s <= SUDDEN_WEEKS iff it does there
     rules = {
         "model": silent & (model.stopped_since(q)[cut, band] >= start),
-        "sudden": silent & (s.rate_26[last] >= heavy_rate) & (own_pace_p(s.active_26[last], s.rate_weeks[last], early) <= pace_alpha)
+        "sudden": silent & (rhythm.rate_26 >= heavy_rate)
+        & (own_pace_p(rhythm.active_26, rhythm.rate_weeks, early) <= pace_alpha)
         & (model.stopped_since(q_corroborated)[start + early, band] >= start),
         "year": weeks_silent >= MAX_SILENCE,
-        "half_year": (weeks_silent >= HALF_YEAR) & (weeks_silent > s.longest_gap[last]),
+        "half_year": (weeks_silent >= HALF_YEAR) & (weeks_silent > seen.longest_gap),
     }
-    stopped_by = np.full(len(last), "", dtype=object)
+    stopped_by = np.full(len(start), "", dtype=object)
     for name, holds in reversed(rules.items()):
         stopped_by = np.where(holds, name, stopped_by)
     return Silences(
-        user=s.user[last],
+        user=seen.user,
         last_week=start,
-        decline=own_decline(active, s.user[last], start),
+        decline=seen.decline,
         weeks_silent=weeks_silent,
-        active_26=s.active_26[last],
-        rate_weeks=s.rate_weeks[last],
-        rate_26=s.rate_26[last],
-        longest_gap=s.longest_gap[last],
+        active_26=rhythm.active_26,
+        rate_weeks=rhythm.rate_weeks,
+        rate_26=rhythm.rate_26,
+        longest_gap=seen.longest_gap,
         p_back=model.p_back[cut, band, np.minimum(weeks_silent, MAX_SILENCE)],
         stopped=stopped_by != "",
         stopped_by=stopped_by,
     )
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a block of users' own weeks say of their silence at a cut, before any model."""
+
+    user: np.ndarray  # index into WeeklyHistory.user_ids
+    last_week: np.ndarray
+    rhythm: Rhythm
+    longest_gap: np.ndarray
+    decline: Decline
+
+
+def _silence(rows: Rows, first_user: int, cut: int) -> _Seen:
+    last = rows.last_use(cut)
+    row = np.flatnonzero(last >= 0)
+    return _Seen(first_user + row, last[row], rhythm_at(rows, row, last[row]), rows.longest_gap(cut)[row],
+                 own_decline(rows, row, last[row]))

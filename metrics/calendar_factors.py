@@ -22,6 +22,10 @@ from metrics.blocks import each
 SHRINK_EVENTS = 25.0  # prior weight, in expected events, of the portfolio's weekly factor
 ITERATIONS = 6  # the factors move by under 1e-4 after that (3e-4 after 5, 2e-10 after 15)
 SITE_BLOCK_USERS = 16_384  # users a block of whole sites (an iteration's step per block is short)
+# the least a week can expect: in a week when no user the factors learn from used it (the
+# second pass leaves out likely drops, which on a small history can be everyone active that
+# week), a user who did use it would otherwise be divided by zero
+MIN_FACTOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -93,4 +97,4 @@ def calendar_factors(blocks: SiteBlocks, counts: np.ndarray, informs: np.ndarray
         weight = expected.sum(axis=1, keepdims=True)
         level = (factors * expected).sum(axis=1, keepdims=True) / np.maximum(weight, 1e-12)
         factors = factors / np.where(level > 0, level, 1.0)
-    return factors
+    return np.maximum(factors, MIN_FACTOR)

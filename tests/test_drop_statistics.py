@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 from scipy.stats import norm, power_divergence
 from statsmodels.stats import rates
 
-from metrics.drop_scan import signed_root_deviance
+from metrics.activity_matrix import ActivityMatrix
+from metrics.calendar_factors import calendar_factors, site_blocks
+from metrics.drop_scan import signals, signed_root_deviance
 from metrics.rate_drops import site_weights
 
 
@@ -45,3 +48,22 @@ def test_site_weights_favour_sites_where_others_dropped() -> None:
     assert weights[5] > 1.0 > weights[10]
     assert weights[0] < weights[5]  # leave-one-out: a user's own drop does not lift their weight
     assert np.allclose(site_weights(site, np.zeros(20, bool), tested), 1.0)  # no drops anywhere: plain BH
+
+
+def test_a_week_nobody_informs_still_expects_something() -> None:
+    """Second pass on a small history: in week 3 the only users who used it are likely drops, left
+    out of the factors. A user active then must get a finite calendar-adjusted count, not events / 0."""
+    events = np.array([[5, 4, 6, 3, 5, 4], [2, 3, 2, 0, 3, 2], [0, 0, 0, 7, 0, 0]], dtype=np.float32)
+    matrix = ActivityMatrix(user_ids=pl.Series(["a", "b", "c"]), site_codes=np.zeros(3, dtype=np.int64),
+                            site_ids=np.array(["s"]), events=events, observed=np.ones(events.shape, dtype=bool))
+    informs = matrix.observed.copy()
+    informs[2, :] = False  # user c, a likely drop: nothing learnt from them
+    informs[0, 3] = informs[1, 3] = False  # a and b dropped by week 3 too: nobody informs it
+    blocks = site_blocks(matrix)
+    used = events > 0
+    factors = [calendar_factors(blocks, events, informs), calendar_factors(blocks, used, informs),
+               calendar_factors(blocks, events, informs & used)]
+    assert all(np.isfinite(f).all() and (f > 0).all() for f in factors)
+    with np.errstate(all="raise"):
+        adjusted = signals(matrix, *factors).inputs(np.arange(3))
+    assert np.isfinite(adjusted.work.adjusted).all()

@@ -25,7 +25,7 @@ EVENTS_PER_USER = 520  # the default demo: about 1.04 million events for 2,000 u
 BUILD = textwrap.dedent("""
     import json, resource, sys, time
     from pathlib import Path
-    from metrics.build_stages import BUILD_STAGES
+    from metrics.stages import BUILD_STAGES
     from pipelines.build import build
     stages, last = {}, [time.perf_counter(), None]
     def group(description):

@@ -5,8 +5,8 @@ it as of past cut weeks (as a CSM would have seen the list then) and look at wha
 did in the weeks after. Measured, pooled over cuts: how early new flags come and how often
 their users never came back; flags that expire on their own (a long-silent user scored
 `active`); flags that change without news; whether q_value means what it says; and false
-alarms over the holidays. Scoring goes through metrics.quiet_users.score_at and
-metrics.evaluation.thirty_day_rule by name, so this keeps measuring whatever they become.
+alarms over the holidays. Scoring goes through metrics.quiet.quiet_users.score_at and
+metrics.quiet.evaluation.thirty_day_rule by name, so this keeps measuring whatever they become.
 
 Run: python benchmarks/real_data_check.py /work/shared/data/realgit --cdnow --out before.md
 """
@@ -28,11 +28,12 @@ import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from metrics.evaluation import thirty_day_rule
-from metrics.quiet_users import FLAGGED, score_at
-from metrics.active_history import active_weeks
-from metrics.return_model import ReturnModel, fit_return_model
-from metrics.user_facts import user_facts, user_tickets
+from metrics.quiet.evaluation import thirty_day_rule
+from metrics.quiet.quiet_users import score_at
+from metrics.vocabulary import FLAGGED
+from metrics.quiet.active_history import active_weeks
+from metrics.quiet.return_model import ReturnModel, fit_return_model
+from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build import build
 
 WEEK = timedelta(weeks=1)

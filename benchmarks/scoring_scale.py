@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from metrics.quiet_users import score_users
+from metrics.quiet.quiet_users import score_users
 
 AS_OF = date(2026, 11, 9)
 WEEKS = 52

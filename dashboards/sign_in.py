@@ -22,7 +22,7 @@ import flask
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from metrics.site_access import sites_owned_by
+from metrics.access import sites_owned_by
 from pipelines.errors import InputError
 
 ROLES = ("csm", "executive", "analyst")

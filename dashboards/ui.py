@@ -21,7 +21,7 @@ from dash.development.base_component import Component
 from flask import current_app
 
 from dashboards.wording import day, moment
-from metrics.store import BuildInfo, latest_build, reading
+from metrics.readers.store import BuildInfo, latest_build, reading
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ For notebooks, the public API is what this module exports: open the file read-on
     con = metrics.open_readonly("data/adoption.duckdb")
     metrics.cohort_retention(con, by="invite_month")
 """
-from metrics.cohorts import cohort_retention, training_before_after, went_quiet
-from metrics.catalog import column_comments, table_comments
-from metrics.store import latest_build, open_readonly
+from metrics.readers.cohorts import cohort_retention, training_before_after, went_quiet
+from metrics.readers.catalog import column_comments, table_comments
+from metrics.readers.store import latest_build, open_readonly
 
 __all__ = [
     "cohort_retention",

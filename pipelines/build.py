@@ -17,14 +17,15 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.build_context import BuildContext
 from pipelines.errors import InputError
-from pipelines.input_files import discover
-from pipelines.load import FileLoad, load_folder
+from pipelines.load.input_files import discover
+from pipelines.load.landing import FileLoad, load_folder
 from pipelines.sql_runner import load_models, run_models
 from pipelines.table_docs import comment_models, comment_tables, table_docs
 
 # A later stage (the metrics) reads the contract tables and writes its own.
-Stage = tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]
+Stage = tuple[str, Callable[[BuildContext], None]]
 OnStep = Callable[[str, int, int], None]
 
 PIPELINE_TABLES = ["user_weeks", "site_weeks", "quarantine", "build_runs"]
@@ -145,9 +146,10 @@ def build(
         if window_as_of is None:
             raise InputError(f"{input_dir}: the events input has no usable event, so there is no week to report on")
         duplicate_events = _scalar(con, "select sum(deliveries - events) from core.event_days")
+        context = BuildContext(con, window_as_of)
         for name, stage in stages:
             on_step(name, next(step), total)
-            stage(con)
+            stage(context)
         on_step("write the file", next(step), total)
         _drop_intermediates(con)
         rows_read = sum(f.rows_read for f in loads)

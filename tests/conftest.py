@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from metrics.build_stages import BUILD_STAGES
+from metrics.stages import BUILD_STAGES
 from pipelines.build import build
-from pipelines.demo_data import write_demo
+from pipelines.demo.generate import write_demo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny"

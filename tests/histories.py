@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from metrics.quiet_users import score_users
+from metrics.quiet.quiet_users import score_users
 
 MOMENTS = {name: pl.Datetime("us") for name in
            ["invited_at", "deactivated_at", "first_active_at", "last_active_at", "last_ticket_at"]}

@@ -239,7 +239,7 @@ def page_app() -> Dash:
 def page_module(name: str) -> ModuleType:
     """A page module as the app loaded it (`overview`, `site`, ...)."""
     page_app()
-    return importlib.import_module(f"dashboards.{name}")
+    return importlib.import_module(f"dashboards.pages.{name}")
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.demo_data import DemoSummary, write_demo
+from pipelines.demo.generate import DemoSummary, write_demo
 
 SMALL = {"users": 300, "sites": 10, "weeks": 52, "seed": 3}
 END = date(2026, 11, 15)

@@ -6,10 +6,10 @@ import polars as pl
 from scipy.stats import norm, power_divergence
 from statsmodels.stats import rates
 
-from metrics.activity_matrix import ActivityMatrix
-from metrics.calendar_factors import calendar_factors, site_blocks
-from metrics.drop_scan import signals, signed_root_deviance
-from metrics.rate_drops import site_weights
+from metrics.quiet.activity_matrix import ActivityMatrix
+from metrics.quiet.calendar_factors import calendar_factors, site_blocks
+from metrics.quiet.drop_scan import signals, signed_root_deviance
+from metrics.quiet.rate_drops import site_weights
 
 
 def test_squared_z_is_the_g_test_statistic() -> None:

@@ -8,8 +8,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from metrics.quiet_users import score_users
-from metrics.user_facts import user_facts, user_tickets
+from metrics.quiet.quiet_users import score_users
+from metrics.quiet.user_facts import user_facts, user_tickets
 from tests.conftest import adoption, built_demo, rows
 
 SILENT = ["silent_stop", "silent_fade"]

@@ -16,13 +16,14 @@ import duckdb
 import polars as pl
 import pytest
 
-from metrics.build_stages import BUILD_STAGES
-from metrics.evaluation import thirty_day_rule
-from metrics.flag_backtest import backtest, sample_users, write_flag_backtest
-from metrics.quiet_users import FLAGGED, score_users
-from metrics.user_facts import user_facts, user_tickets
+from metrics.stages import BUILD_STAGES
+from metrics.quiet.evaluation import thirty_day_rule
+from metrics.quiet.flag_backtest import backtest, sample_users, write_flag_backtest
+from metrics.quiet.quiet_users import score_users
+from metrics.vocabulary import FLAGGED
+from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build import build
-from pipelines.demo_data import write_demo
+from pipelines.demo.generate import write_demo
 from tests.conftest import rows
 from tests.serving import page_module, request_for, text
 

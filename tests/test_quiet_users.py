@@ -3,13 +3,12 @@ hand-made histories under a fixed date."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from metrics.quiet_users import score_users
+from metrics.quiet.quiet_users import score_users
 from tests.conftest import built_demo, rows
 
 DEMOS = [(7, 2000, 30), (11, 3000, 40), (23, 1200, 20)]  # seed, users, sites

@@ -13,11 +13,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.active_history import active_weeks
-from metrics.build_stages import BUILD_STAGES
-from metrics.quiet_users import FLAGGED, score_at
-from metrics.return_model import fit_return_model
-from metrics.user_facts import user_facts, user_tickets
+from metrics.quiet.active_history import active_weeks
+from metrics.stages import BUILD_STAGES
+from metrics.quiet.quiet_users import score_at
+from metrics.vocabulary import FLAGGED
+from metrics.quiet.return_model import fit_return_model
+from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build import build
 
 SAMPLE = Path(__file__).parent / "data" / "cdnow" / "CDNOW_sample.txt"

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from metrics.build_stages import BUILD_STAGES
+from metrics.stages import BUILD_STAGES
 from pipelines.build import build
-from pipelines.demo_data import write_demo
+from pipelines.demo.generate import write_demo
 from tests.conftest import ADOPTION, TINY, table_contents
 from tests.test_build_file import READER
 
@@ -85,7 +85,7 @@ def test_build_killed_at_a_step_leaves_the_previous_file(demo_input: Path, tmp_p
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from metrics.build_stages import BUILD_STAGES
+        from metrics.stages import BUILD_STAGES
         from pipelines.build import build
         def die(description, step, total):
             if description.startswith({step!r}):

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from metrics.site_health import beta_binomial_shrink, site_facts, site_health
+from metrics.sites.site_health import beta_binomial_shrink, site_facts, site_health
 from tests.conftest import built_demo, rows
 
 AS_OF = date(2024, 6, 3)

@@ -1,4 +1,4 @@
-"""Tests for metrics.staggered_did.
+"""Tests for metrics.estimators.staggered_did.
 
 First the published results of Callaway & Sant'Anna's R package `did` on their `mpdta`
 panel (tests/data/mpdta, see its README), then panels with a planted truth that show why
@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import statsmodels.api as sm
 
-from metrics.staggered_did import (
+from metrics.estimators.staggered_did import (
     Estimate,
     GroupTimeEffects,
     PanelColumns,

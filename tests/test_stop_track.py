@@ -9,9 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.active_history import active_weeks
-from metrics.quiet_users import FLAGGED, score_at, score_users
-from metrics.return_model import HORIZON_WEEKS, fit_return_model, rhythm_band
+from metrics.quiet.active_history import active_weeks
+from metrics.quiet.quiet_users import score_at, score_users
+from metrics.quiet.return_model import fit_return_model, rhythm_band
+from metrics.vocabulary import FLAGGED, HORIZON_WEEKS
 from tests.histories import Person, frames, leavers, regulars, row, score
 
 START = date(2022, 1, 3)  # a Monday: week 0 of every history here

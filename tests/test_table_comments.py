@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from metrics.data_dictionary import markdown
-from metrics.store import reading
+from metrics.readers.data_dictionary import markdown
+from metrics.readers.store import reading
 from tests.conftest import built_demo
 
 README = Path(__file__).parent.parent / "README.md"
@@ -51,4 +51,4 @@ def test_readme_data_dictionary_is_generated_from_the_comments(demo_db: Path) ->
     section = re.search(r"<!-- data-dictionary:start -->\n(.*?)<!-- data-dictionary:end -->", README.read_text(), re.S)
     assert section, "README has no generated data dictionary section"
     with reading(demo_db) as con:
-        assert section.group(1) == markdown(con), "regenerate it: python -m metrics.data_dictionary data/adoption.duckdb"
+        assert section.group(1) == markdown(con), "regenerate it: python -m metrics.readers.data_dictionary data/adoption.duckdb"

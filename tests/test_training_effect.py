@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.training_effect import balanced_panel, did_rows, site_week_rates
-from metrics.training_survival import MIN_AT_RISK, hazard_ratio, risk_intervals
+from metrics.training.training_effect import balanced_panel, did_rows, site_week_rates
+from metrics.training.training_survival import MIN_AT_RISK, hazard_ratio, risk_intervals
 from tests.conftest import built_demo
 
 AS_OF = date(2024, 6, 3)

@@ -1,0 +1,184 @@
+"""Every user's weekly history as one dense users x weeks array, built once per scoring.
+
+The build's user_weeks already holds a row per user and week, so a dense array of the same
+weeks costs memory of that order (four bytes a cell), and every question about a user's past
+becomes arithmetic along a row: the return model's spells, a user's own decline and the lowest
+stretch of their history (sums over any weeks, from one cumulative sum per row), and the rate
+scan's recent weeks (a slice) all read this one structure instead of arranging the rows again.
+Questions are asked a block of users at a time (`Rows`; see blocks.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+
+from metrics.quiet.blocks import BLOCK_CELLS, MIN_BLOCK_USERS, ranges
+
+EXACT_FLOAT32 = 2**24  # counts below this are exact in float32; a history with more is kept in float64
+ROW_CHUNK = 2**20  # user_weeks rows spread into the dense history at a time: small temporaries
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Some users' weeks (a row each, oldest week first), with sums over any of their weeks.
+
+    Sums come from one cumulative sum per row in float64, so a sum of whole counts is exact
+    whatever order it is taken in.
+    """
+
+    events: np.ndarray  # (users, weeks)
+    enrolled: np.ndarray  # (users, weeks) bool
+
+    @cached_property
+    def used(self) -> np.ndarray:
+        """(users, weeks) bool: weeks with any use."""
+        return self.events > 0
+
+    @cached_property
+    def first_week(self) -> np.ndarray:
+        """Each user's first week with use; the number of weeks for a user who never used it."""
+        return np.where(self.used.any(axis=1), self.used.argmax(axis=1), self.events.shape[1])
+
+    @cached_property
+    def enrolled_until(self) -> np.ndarray:
+        """Each user's last week with a seat, -1 for none."""
+        last = self.enrolled.shape[1] - 1 - self.enrolled[:, ::-1].argmax(axis=1)
+        return np.where(self.enrolled.any(axis=1), last, -1)
+
+    @cached_property
+    def cumulative(self) -> np.ndarray:
+        """(users, weeks + 1) events up to each week: column w + 1 holds weeks 0 to w."""
+        return _cumulative(self.events)
+
+    @cached_property
+    def cumulative_squares(self) -> np.ndarray:
+        """As `cumulative`, of each week's events squared (a baseline's own variance)."""
+        return _cumulative(np.square(self.events, dtype=np.float64))
+
+    @cached_property
+    def cumulative_used(self) -> np.ndarray:
+        """As `cumulative`, of weeks with use."""
+        return _cumulative(self.used, dtype=np.int64)
+
+    def through(self, cumulative: np.ndarray, row: np.ndarray, week: np.ndarray) -> np.ndarray:
+        """Each row's sum of a `cumulative` over weeks up to and including `week`: 0 before the
+        first week, everything after the last."""
+        return cumulative[row, np.clip(week, -1, self.events.shape[1] - 1) + 1]
+
+    def between(self, cumulative: np.ndarray, row: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Each row's sum over weeks `first` to `last`, both included."""
+        return self.through(cumulative, row, last) - self.through(cumulative, row, first - 1)
+
+    def last_use(self, cut: int) -> np.ndarray:
+        """Each user's last week with use up to week `cut`, -1 for none."""
+        used = self.used[:, : cut + 1]
+        return np.where(used.any(axis=1), used.shape[1] - 1 - used[:, ::-1].argmax(axis=1), -1)
+
+    def longest_gap(self, cut: int) -> np.ndarray:
+        """Each user's most silent weeks between two uses, up to week `cut`."""
+        used = self.used[:, : cut + 1]
+        week = np.arange(used.shape[1])
+        latest = np.maximum.accumulate(np.where(used, week, -1), axis=1)  # the latest use up to each week
+        gaps = np.where(used[:, 1:] & (latest[:, :-1] >= 0), week[1:] - latest[:, :-1] - 1, 0)
+        return gaps.max(axis=1, initial=0)
+
+    def lowest_stretch(self, row: np.ndarray, length: np.ndarray, before: np.ndarray) -> np.ndarray:
+        """Each row's fewest events in any `length` consecutive weeks from their first use to the
+        week before `before`; inf when their history before it is shorter than `length`."""
+        first = self.first_week[row]
+        span = int(np.max(before - first, initial=0))
+        ends = first[:, None] + length[:, None] - 1 + np.arange(max(span, 1))[None, :]  # last week of each stretch
+        sums = self.between(self.cumulative, row[:, None], ends - length[:, None] + 1, ends)
+        return np.where(ends < before[:, None], sums, np.inf).min(axis=1)
+
+
+def _cumulative(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    out = np.zeros((values.shape[0], values.shape[1] + 1), dtype=dtype)
+    np.cumsum(values, axis=1, dtype=dtype, out=out[:, 1:])
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class WeeklyHistory:
+    """Users x weeks from `epoch` (the first week in the data) to the as_of week, users sorted by id."""
+
+    epoch: date
+    user_ids: pl.Series  # (users,) sorted; polars strings, which the frames made from it are
+    site_ids: np.ndarray  # (sites,) sorted
+    site_codes: np.ndarray  # (users,) index into site_ids: the site of the user's first row
+    events: np.ndarray  # (users, weeks) events each week, 0 where the user had no row
+    enrolled: np.ndarray  # (users, weeks) bool: a row, and the user held a seat that week
+    as_of: int  # week number of the as_of week (the last column)
+
+    def week_of(self, day: date) -> int:
+        return (day - self.epoch).days // 7
+
+    def blocks(self) -> list[slice]:
+        """The users a block at a time."""
+        return ranges(len(self.user_ids), max(BLOCK_CELLS // self.events.shape[1], MIN_BLOCK_USERS))
+
+    def rows(self, users: slice) -> Rows:
+        return Rows(self.events[users], self.enrolled[users])
+
+
+def _users(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """(frame, where each user's rows end, each user's number in id order), users in frame order.
+
+    The build writes user_weeks with each user's rows together: then the runs of one id are the
+    users, and only their first ids need sorting. Any other frame is sorted first (stably, so a
+    user's first row stays first)."""
+    runs = frame["user_id"].rle()
+    ids = runs.struct.field("value")
+    if ids.n_unique() < len(ids):
+        return _users(frame.sort("user_id", maintain_order=True))
+    number = np.empty(len(ids), dtype=np.int64)
+    number[ids.arg_sort().to_numpy()] = np.arange(len(ids))
+    return frame, np.cumsum(runs.struct.field("len").to_numpy(), dtype=np.int64), number
+
+
+def _row_users(ends: np.ndarray, number: np.ndarray, rows: slice) -> np.ndarray:
+    """The user number of each of these rows, from where each user's rows end."""
+    first, last = np.searchsorted(ends, [rows.start, rows.stop - 1], side="right")
+    starts = np.concatenate([[rows.start], ends[first:last]])
+    stops = np.concatenate([ends[first:last], [rows.stop]])
+    return np.repeat(number[first:last + 1], stops - starts)
+
+
+def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> WeeklyHistory:
+    """From `user_weeks` (user_id, site_id, week, events, is_enrolled; one row per user and week),
+    every user's history up to the as_of week. Without a site_id (the return model needs none),
+    everyone is at one site. The rows are spread into the dense arrays a chunk at a time."""
+    site = pl.col("site_id") if "site_id" in user_weeks.columns else pl.lit("").alias("site_id")
+    frame = user_weeks.select("user_id", site, "week", "events", "is_enrolled")
+    if frame.height and frame["week"].max() > as_of:
+        frame = frame.filter(pl.col("week") <= as_of)
+    epoch = frame["week"].min() or as_of
+    frame, ends, number = _users(frame)
+    first_rows = np.empty(len(number), dtype=np.int64)
+    first_rows[number] = ends - np.diff(ends, prepend=0)  # each user's first row, users in id order
+    sites = frame["site_id"].gather(first_rows)
+    days = frame["week"].to_physical().to_numpy()
+    counts = frame["events"]
+    counts = (counts.fill_null(0) if counts.null_count() else counts).to_numpy()
+    n_weeks = (as_of - epoch).days // 7 + 1
+    exact = len(counts) == 0 or max(-counts.min(), counts.max()) < EXACT_FLOAT32
+    events = np.zeros((len(number), n_weeks), dtype=np.float32 if exact else np.float64)
+    enrolled = np.zeros((len(number), n_weeks), dtype=bool)
+    for start in range(0, len(days), ROW_CHUNK):
+        rows = slice(start, min(start + ROW_CHUNK, len(days)))
+        cell = _row_users(ends, number, rows) * n_weeks + (days[rows] - (epoch - date(1970, 1, 1)).days) // 7
+        events.reshape(-1)[cell] = counts[rows]
+        enrolled.reshape(-1)[cell] = frame["is_enrolled"][rows].fill_null(False).to_numpy()
+    return WeeklyHistory(
+        epoch=epoch,
+        user_ids=frame["user_id"].gather(first_rows),
+        site_ids=sites.unique().sort().to_numpy(),
+        site_codes=(sites.rank("dense") - 1).to_numpy().astype(np.int64),
+        events=events,
+        enrolled=enrolled,
+        as_of=n_weeks - 1,
+    )

@@ -1,0 +1,1 @@
+"""Site health: adoption, silent churn and risk per site and week."""

@@ -1,16 +1,49 @@
-"""Which sites the person asking may see: the one place every page, callback and download asks.
+"""Which sites the person asking may see: the one module that decides it, for every page,
+callback and download.
 
 Without sign-in (`adoption serve` without --auth, loopback only) everyone sees every site.
-With sign-in, a `csm` sees only the sites they own; executives and analysts see all.
+With sign-in, a `csm` sees only the sites they own (the sites input's `owner`); executives and
+analysts see all. Sign-in says who is asking (`scope_by`); pages ask `visible_sites`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dash
 import duckdb
 from flask import current_app
+
+from metrics.readers.site_owners import sites_owned_by
+
+ROLES = ("csm", "executive", "analyst")
+_SITES_FOR_REQUEST = "ADOPTION_SITES_FOR_REQUEST"  # the app's own setting: set here, read here
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A signed-in person: their user name (an e-mail) and role."""
+
+    user: str
+    role: str
+
+    def sites(self, con: duckdb.DuckDBPyConnection) -> list[str] | None:
+        """The site ids this person may see, or None for all."""
+        return sites_owned_by(con, self.user) if self.role == "csm" else None
+
+
+def scope_by(app: dash.Dash, who: Callable[[], Viewer]) -> None:
+    """From now on every request of `app` sees what `who()` (the person signed in to it) may see."""
+    app.server.config[_SITES_FOR_REQUEST] = lambda con: who().sites(con)
+
+
+def scope_to_sites(app: dash.Dash, sites: list[str] | None) -> None:
+    """Every request sees these sites (None: all): a fixed scope, for tests of what pages show."""
+    app.server.config[_SITES_FOR_REQUEST] = None if sites is None else (lambda con: list(sites))
 
 
 def visible_sites(con: duckdb.DuckDBPyConnection) -> list[str] | None:
     """The site ids the current request may see, or None for all sites; read through the
     request's own connection, so who owns what comes from the same build as the page."""
-    viewer = current_app.config.get("ADOPTION_VIEWER")
-    return None if viewer is None else viewer(con)
+    sites_for = current_app.config.get(_SITES_FOR_REQUEST)
+    return None if sites_for is None else sites_for(con)

@@ -2,8 +2,8 @@
 
 The auth file is TOML: `[users."csm0@vendor.example"]` with `password_hash` (printed by
 `adoption hash-password`) and `role` (csm, executive or analyst). Every request, page,
-callback and download alike, is checked before Dash sees it; the signed-in user name then
-decides which sites `dashboards.access.visible_sites` returns, on the server.
+callback and download alike, is checked before Dash sees it; the signed-in user then
+decides which sites the pages see (`dashboards.access`), on the server.
 """
 from __future__ import annotations
 
@@ -17,15 +17,13 @@ from pathlib import Path
 
 import dash
 import dash_auth
-import duckdb
 import flask
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from metrics.access import sites_owned_by
+from dashboards.access import ROLES, Viewer, scope_by
 from pipelines.errors import InputError
 
-ROLES = ("csm", "executive", "analyst")
 _hasher = PasswordHasher()
 
 
@@ -109,8 +107,8 @@ def require_sign_in(app: dash.Dash, accounts: dict[str, Account]) -> None:
     _BasicAuth(app, auth_func=_Verifier(accounts), secret_key=os.environ.get("ADOPTION_SECRET_KEY",
                                                                              secrets.token_hex(32)))
 
-    def viewer(con: duckdb.DuckDBPyConnection) -> list[str] | None:
+    def who() -> Viewer:
         account = accounts[signed_in_user()]
-        return sites_owned_by(con, account.user) if account.role == "csm" else None
+        return Viewer(account.user, account.role)
 
-    app.server.config["ADOPTION_VIEWER"] = viewer
+    scope_by(app, who)

@@ -21,6 +21,7 @@ import duckdb
 from dash import Dash
 from dash.development.base_component import Component
 
+from dashboards.access import scope_to_sites
 from tests.conftest import ADOPTION, built_demo
 
 CHROMIUM = "/usr/bin/chromium"
@@ -247,7 +248,7 @@ def request_for(db: Path, sites: list[str] | None = None) -> Iterator[Dash]:
     """A request to the app over `db` by a viewer who may see `sites` (None: all)."""
     app = page_app()
     app.server.config["ADOPTION_DB"] = str(db)
-    app.server.config["ADOPTION_VIEWER"] = None if sites is None else (lambda con: list(sites))
+    scope_to_sites(app, sites)
     with app.server.test_request_context("/"):
         yield app
 

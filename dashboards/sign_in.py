@@ -88,7 +88,17 @@ class _Verifier:
 
 
 class _BasicAuth(dash_auth.BasicAuth):
-    """dash-auth's Basic auth, answering 401 (not 500) to a malformed Authorization header."""
+    """dash-auth's Basic auth, answering 401 to any request without valid credentials, whatever its
+    method, path or body, and to a malformed Authorization header (never 500)."""
+
+    def _protect(self) -> None:
+        """Check who is asking before anything reads the request. dash-auth's own check parses a
+        callback's JSON body first (to find public callbacks, which this app has none of), so a body
+        it did not expect answered 500 with a traceback before the credentials were looked at."""
+
+        @self.app.server.before_request
+        def signed_in_first() -> flask.Response | None:
+            return None if self.is_authorized() else self.login_request()
 
     def is_authorized(self) -> bool:
         try:

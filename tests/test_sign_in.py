@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -65,6 +67,32 @@ def test_every_route_needs_valid_credentials(tiny_db: Path, auth_file: Path) -> 
             assert _request(url + path, header="Basic !!!not-base64")[0] == 401
         assert _request(url + "/_dash-update-component", body={"output": "x", "inputs": []})[0] == 401
         assert _request(url + "/", "csm0@vendor.example", "north-pass")[0] == 200
+
+
+def _raw(url: str, method: str, path: str, body: bytes, content_type: str) -> int:
+    """The status of one request sent as written, without credentials."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers={"Content-Type": content_type})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_no_request_without_credentials_gets_anything_but_401(tiny_db: Path, auth_file: Path) -> None:
+    """Whatever the method, path or body: dash-auth used to read a callback's body before asking who
+    was there, and answered 500 with a traceback to a body without `output` or `inputs`."""
+    bodies = [(b"", "application/json"), (b"not json", "application/json"), (b"{}", "text/plain"),
+              (b"[1, 2]", "application/json"), (b'{"inputs": []}', "application/json"),
+              (b'{"output": "x"}', "application/json"), (b'{"output": "x", "inputs": 5}', "application/json"),
+              (b"{" * 4_000_000, "application/json")]
+    paths = ["/_dash-update-component", "/_dash-layout", "/sites/s1", "/assets/bootstrap.min.css", "/no-such-page"]
+    with served(tiny_db, "--auth", str(auth_file), needs_auth=True) as url:
+        answers = {(method, path, body[:20], kind): _raw(url, method, path, body, kind)
+                   for method in ["POST", "GET", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+                   for path in paths for body, kind in bodies}
+    assert {key: status for key, status in answers.items() if status != 401} == {}
 
 
 def _page_callback(url: str, user: str, pathname: str) -> tuple[int, str]:

@@ -27,6 +27,8 @@ def create_app(db_path: Path):
     import dash_bootstrap_components as dbc
     from dash import html
 
+    from dashboards.headers import add_security_headers
+
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -36,6 +38,7 @@ def create_app(db_path: Path):
         suppress_callback_exceptions=True,
     )
     app.server.config["ADOPTION_DB"] = str(db_path)
+    add_security_headers(app)
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     links = [
         dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"],

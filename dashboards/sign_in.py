@@ -11,9 +11,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dash
 import dash_auth
@@ -22,6 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from dashboards.access import ROLES, Viewer, scope_by
+from dashboards.throttle import SignInThrottle
 from pipelines.errors import InputError
 
 _hasher = PasswordHasher()
@@ -71,6 +74,8 @@ class _Verifier:
         self._accounts = accounts
         self._key = secrets.token_bytes(32)
         self._verified: set[bytes] = set()
+        # Argon2 checks at once, at most: a burst of sign-ins queues instead of taking every core
+        self._checks = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) - 1))
 
     def __call__(self, user: str, password: str) -> bool:
         account = self._accounts.get(user.lower())
@@ -80,7 +85,8 @@ class _Verifier:
         if digest in self._verified:
             return True
         try:
-            _hasher.verify(account.password_hash, password)
+            with self._checks:
+                _hasher.verify(account.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
         self._verified.add(digest)
@@ -89,7 +95,13 @@ class _Verifier:
 
 class _BasicAuth(dash_auth.BasicAuth):
     """dash-auth's Basic auth, answering 401 to any request without valid credentials, whatever its
-    method, path or body, and to a malformed Authorization header (never 500)."""
+    method, path or body, and to a malformed Authorization header (never 500); after MAX_FAILURES
+    failed sign-ins for a user name or from an address within 15 minutes, 429 with Retry-After,
+    before any password is checked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.throttle = SignInThrottle()  # before dash-auth's __init__ installs the check that reads it
+        super().__init__(*args, **kwargs)
 
     def _protect(self) -> None:
         """Check who is asking before anything reads the request. dash-auth's own check parses a
@@ -98,7 +110,18 @@ class _BasicAuth(dash_auth.BasicAuth):
 
         @self.app.server.before_request
         def signed_in_first() -> flask.Response | None:
-            return None if self.is_authorized() else self.login_request()
+            credentials = flask.request.authorization
+            user = credentials.username if credentials is not None and credentials.username else None
+            keys = [f"address:{flask.request.remote_addr}"] + ([f"user:{user.lower()}"] if user else [])
+            wait = self.throttle.retry_after(*keys) if user else None
+            if wait is not None:
+                return flask.Response("Too many failed sign-ins; try again later.", status=429,
+                                      headers={"Retry-After": str(wait)})
+            if self.is_authorized():
+                return None
+            if user:
+                self.throttle.failed(*keys)
+            return self.login_request()
 
     def is_authorized(self) -> bool:
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from dashboards.throttle import SignInThrottle
 from tests.conftest import ADOPTION, adoption
 from tests.serving import served
 
@@ -61,12 +62,52 @@ def test_every_route_needs_valid_credentials(tiny_db: Path, auth_file: Path) -> 
     with served(tiny_db, "--auth", str(auth_file), needs_auth=True) as url:
         for path in ["/", "/sites", "/_dash-layout", "/_dash-dependencies"]:
             assert _request(url + path)[0] == 401
-            assert _request(url + path, "csm0@vendor.example", "wrong")[0] == 401
-            assert _request(url + path, "nobody@vendor.example", "north-pass")[0] == 401
             assert _request(url + path, header="Bearer abc")[0] == 401
             assert _request(url + path, header="Basic !!!not-base64")[0] == 401
         assert _request(url + "/_dash-update-component", body={"output": "x", "inputs": []})[0] == 401
+        for path in ["/", "/_dash-layout"]:  # four failed sign-ins: one short of being held back
+            assert _request(url + path, "csm0@vendor.example", "wrong")[0] == 401
+            assert _request(url + path, "nobody@vendor.example", "north-pass")[0] == 401
         assert _request(url + "/", "csm0@vendor.example", "north-pass")[0] == 200
+
+
+def _status_and_retry(url: str, user: str, password: str) -> tuple[int, str | None]:
+    request = urllib.request.Request(url, headers={
+        "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers.get("Retry-After")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Retry-After")
+
+
+def test_five_failed_sign_ins_hold_back_the_user_name_and_the_address(tiny_db: Path, auth_file: Path) -> None:
+    """The sixth try answers 429 with Retry-After, even with the right password, and no password is
+    checked while held back (a guesser cannot keep the server's cores busy with Argon2)."""
+    with served(tiny_db, "--auth", str(auth_file), needs_auth=True) as url:
+        assert _status_and_retry(url + "/", "exec@vendor.example", "exec-pass")[0] == 200
+        failures = [_status_and_retry(url + "/", "csm0@vendor.example", f"guess-{n}") for n in range(5)]
+        assert [status for status, _ in failures] == [401] * 5
+        status, retry_after = _status_and_retry(url + "/", "csm0@vendor.example", "north-pass")
+        assert status == 429 and retry_after is not None and 0 < int(retry_after) <= 15 * 60
+        # from the same address, another user name is held back too
+        assert _status_and_retry(url + "/", "exec@vendor.example", "exec-pass")[0] == 429
+        assert _request(url + "/")[0] == 401  # no credentials: still the sign-in prompt
+
+
+def test_the_throttle_forgets_failures_after_fifteen_minutes() -> None:
+    now = [0.0]
+    throttle = SignInThrottle(clock=lambda: now[0])
+    for _ in range(4):
+        throttle.failed("user:a", "address:x")
+        now[0] += 60
+    assert throttle.retry_after("user:a") is None
+    throttle.failed("user:a", "address:x")
+    assert throttle.retry_after("user:a") == 15 * 60 - 4 * 60
+    assert throttle.retry_after("address:x", "user:b") == 15 * 60 - 4 * 60
+    assert throttle.retry_after("user:b") is None
+    now[0] = 15 * 60 + 1  # the first failure is now older than the window: four remain
+    assert throttle.retry_after("user:a") is None
 
 
 def _raw(url: str, method: str, path: str, body: bytes, content_type: str) -> int:

@@ -21,7 +21,7 @@ from pipelines.build_context import BuildContext
 from pipelines.errors import InputError
 from pipelines.load.input_files import discover
 from pipelines.load.landing import FileLoad, load_folder
-from pipelines.sql_runner import load_models, run_models
+from pipelines.sql_runner import Model, load_models, run_models
 from pipelines.table_docs import comment_models, comment_tables, table_docs
 
 # A later stage (the metrics) reads the contract tables and writes its own.
@@ -136,12 +136,16 @@ def build(
     total = len(folder.files) + len(models) + len(stages) + 1
     step = iter(range(total))
 
+    def on_model(model: Model) -> None:
+        on_step(f"model {model.qualified_name}", next(step), total)
+
     temp_path = _temp_path(db_path)
     temp_path.unlink(missing_ok=True)
     con = _connect(temp_path)
     try:
         loads = load_folder(con, folder, started_at, lambda f: on_step(f"load {f.path.name}", next(step), total))
-        run_models(con, {"as_of": as_of}, lambda m: on_step(f"model {m.qualified_name}", next(step), total))
+        params = {"as_of": as_of}
+        waiting = run_models(con, params, on_model)
         window_as_of = _scalar(con, "select as_of from core.build_window")
         if window_as_of is None:
             raise InputError(f"{input_dir}: the events input has no usable event, so there is no week to report on")
@@ -150,6 +154,7 @@ def build(
         for name, stage in stages:
             on_step(name, next(step), total)
             stage(context)
+            waiting = run_models(con, params, on_model, waiting)  # the models that read what it wrote
         on_step("write the file", next(step), total)
         _drop_intermediates(con)
         rows_read = sum(f.rows_read for f in loads)
@@ -170,7 +175,7 @@ def build(
         )
         documented = [t for t in table_docs() if t in {r[0] for r in con.execute("show tables").fetchall()}]
         comment_tables(con, documented)
-        comment_models(con, [m for m in models if m.materialized == "table"])
+        comment_models(con, [m for m in models if m.materialized != "view" and m not in waiting])
         table_rows = {t: _scalar(con, f"select count(*) from main.{t}") for t in documented}
         con.execute("checkpoint")
         con.close()

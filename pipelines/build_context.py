@@ -3,7 +3,8 @@ several stages read, computed once.
 
 The SQL models fix `as_of` (core.build_window); a stage asks the context instead of reading
 it back, and a frame two stages need (the weekly counts, the first training week per site)
-is read once per build, not once per stage.
+is read once per build, not once per stage. What scores a past week (the backtest, `adoption
+evaluate`) takes that week's end from `week_end`, the one place it is derived.
 """
 from __future__ import annotations
 

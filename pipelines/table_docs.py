@@ -33,5 +33,4 @@ def comment_models(con: duckdb.DuckDBPyConnection, models: list) -> None:
     """COMMENT ON the internal staging and core models, from their header comments."""
     for model in models:
         if model.schema != "main" and model.description:
-            kind = "view" if model.materialized == "view" else "table"
-            con.execute(f"comment on {kind} {model.qualified_name} is {_literal(model.description)}")
+            con.execute(f"comment on {model.kind} {model.qualified_name} is {_literal(model.description)}")

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from metrics.sites.site_health import beta_binomial_shrink, site_facts, site_health
+from pipelines.sql_runner import load_models, run_models
 from tests.conftest import built_demo, rows
 
 AS_OF = date(2024, 6, 3)
@@ -22,7 +23,6 @@ WEEKS = [AS_OF - timedelta(weeks=w) for w in range(11, -1, -1)]  # the 12 weeks 
 def facts() -> pl.DataFrame:
     con = duckdb.connect()
     con.execute("create schema core")
-    con.execute("create table core.build_window as select ?::date as as_of", [AS_OF])
     con.execute(
         """create table core.sites as select * from (values
             ('s1', 'North Clinic', 'csm0@vendor.example', 10),
@@ -47,7 +47,8 @@ def facts() -> pl.DataFrame:
     s2 = [("s2", w, 2, 2, 0) for w in WEEKS[-3:]]  # live for 3 weeks
     con.execute("create table main.site_weeks (site_id varchar, week date, users int, active_users int, tickets int)")
     con.executemany("insert into main.site_weeks values (?, ?, ?, ?, ?)", s1 + s2)
-    return site_health(site_facts(con))
+    run_models(con, {}, models=[m for m in load_models() if m.qualified_name == "core.site_facts"])
+    return site_health(site_facts(con, AS_OF))
 
 
 def _site(health: pl.DataFrame, site_id: str) -> dict:

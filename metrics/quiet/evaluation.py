@@ -8,7 +8,7 @@ seen the list each Monday.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
@@ -18,6 +18,7 @@ from metrics.quiet.quiet_users import score_at
 from metrics.vocabulary import FLAGGED
 from metrics.quiet.return_model import ReturnModel, fit_return_model
 from metrics.quiet.user_facts import user_facts, user_tickets
+from pipelines.build_context import week_end
 
 SILENT_DROPPERS = ["silent_stop", "silent_fade"]
 INACTIVITY_DAYS = 30
@@ -44,7 +45,7 @@ class MethodScore:
 
 def thirty_day_rule(facts: pl.DataFrame, as_of: date) -> pl.Series:
     """Flag every activated, enrolled user with no event in the last 30 days."""
-    window_end = datetime.combine(as_of + timedelta(weeks=1), datetime.min.time())
+    window_end = week_end(as_of)
     return (
         facts["last_active_at"].is_not_null()
         & (facts["last_active_at"] < window_end - timedelta(days=INACTIVITY_DAYS))

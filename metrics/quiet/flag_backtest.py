@@ -14,7 +14,7 @@ most recent (scoring a cut costs about as much as the user_status stage's own sc
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
@@ -25,7 +25,7 @@ from metrics.quiet.quiet_users import score_at
 from metrics.quiet.return_model import ReturnModel, fit_return_model, refit_weeks
 from metrics.quiet.user_facts import user_facts, user_tickets
 from metrics.vocabulary import BACKTEST_METHODS, FLAGGED, HORIZON_WEEKS, MIN_HISTORY_WEEKS
-from pipelines.build_context import BuildContext
+from pipelines.build_context import BuildContext, week_end
 
 __all__ = ["BACKTEST_USERS", "MAX_CUTS", "METHODS", "backtest", "cut_weeks", "sample_users", "write_flag_backtest"]
 
@@ -84,7 +84,7 @@ def flags_at(con: duckdb.DuckDBPyConnection, sample: pl.Series, weeks: pl.DataFr
              cut: date) -> pl.DataFrame:
     """Both methods' flags on the sampled users invited by `cut`, from what was known by its end, and
     whether each still held a seat then."""
-    window_end = datetime.combine(cut + timedelta(weeks=1), datetime.min.time())
+    window_end = week_end(cut)
     facts = user_facts(con, cut).filter(pl.col("user_id").is_in(sample.implode()))
     tickets = user_tickets(con, cut).filter(pl.col("user_id").is_in(sample.implode()))
     ours = score_at(facts, weeks, tickets, cut, model).select(

@@ -25,7 +25,7 @@ from metrics.quiet.return_model import ReturnModel, fit_return_model, silences_a
 from metrics.quiet.status_reasons import reason
 from metrics.vocabulary import STATUSES
 from metrics.quiet.user_facts import user_facts, user_tickets
-from pipelines.build_context import BuildContext
+from pipelines.build_context import BuildContext, week_end
 
 
 Q_RATE = 0.125  # false discovery rate of the rate track's list (measured: 0.07-0.09)
@@ -124,7 +124,7 @@ def _ticket_since_drop(users: pl.DataFrame, tickets: pl.DataFrame) -> pl.DataFra
 
 
 def _status(as_of: date) -> pl.Expr:
-    window_end = datetime.combine(as_of + timedelta(weeks=1), datetime.min.time())
+    window_end = week_end(as_of)
     new_since = datetime.combine(as_of - timedelta(weeks=NEW_WEEKS - 1), datetime.min.time())
     return (
         pl.when(pl.col("deactivated_at") < window_end).then(pl.lit("deactivated"))

@@ -30,6 +30,8 @@ stays raw.
 """
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import polars as pl
 
@@ -65,75 +67,14 @@ DRIVER_MIN_POINTS = 3.0  # points beyond the median site that make a component w
 MAX_DRIVERS = 3
 NO_DRIVERS = "nothing stands out"
 
-FACTS_SQL = """
--- One row per site: the counts the score is made of, as of the build's as_of week.
-with build_window as (
-    select as_of from core.build_window
-),
 
-statuses as (
-    select
-        site_id,
-        count(*) as n_users,
-        count(*) filter (where status = 'quiet') as n_quiet,
-        count(*) filter (where status = 'silent_churn') as n_silent_churn,
-        count(*) filter (where status = 'never_activated') as n_never_activated,
-        count(*) filter (where trained) as n_trained
-    from main.user_status
-    where status <> 'deactivated'
-    group by site_id
-),
-
-weeks as (
-    select
-        site_weeks.site_id,
-        sum(site_weeks.active_users) filter (where site_weeks.week = build_window.as_of) as n_active,
-        count(*) filter (where site_weeks.week > build_window.as_of - to_weeks($trend_weeks)) as n_trend_weeks,
-        sum(site_weeks.active_users) filter (
-            where site_weeks.week > build_window.as_of - to_weeks($recent_weeks)
-        ) as n_recent_active_weeks,
-        sum(site_weeks.active_users) filter (
-            where site_weeks.week > build_window.as_of - to_weeks($trend_weeks)
-        ) as n_trend_active_weeks,
-        sum(site_weeks.tickets) filter (
-            where site_weeks.week > build_window.as_of - to_weeks($recent_weeks)
-        ) as n_recent_tickets
-    from main.site_weeks as site_weeks
-    cross join build_window
-    group by site_weeks.site_id
-),
-
-final as (
-    select
-        sites.site_id,
-        sites.site_name as name,
-        sites.owner,
-        build_window.as_of,
-        sites.licensed_seats,
-        coalesce(statuses.n_users, 0) as users,
-        coalesce(weeks.n_active, 0)::bigint as active_users,
-        coalesce(statuses.n_quiet, 0) as quiet_users,
-        coalesce(statuses.n_silent_churn, 0) as silent_churn_users,
-        coalesce(statuses.n_never_activated, 0) as never_activated_users,
-        coalesce(statuses.n_trained, 0) as trained_users,
-        coalesce(weeks.n_trend_weeks, 0) as trend_weeks,
-        coalesce(weeks.n_recent_active_weeks, 0)::bigint as recent_active_weeks,
-        coalesce(weeks.n_trend_active_weeks, 0)::bigint as trend_active_weeks,
-        coalesce(weeks.n_recent_tickets, 0)::bigint as recent_tickets
-    from core.sites as sites
-    cross join build_window
-    left join statuses on sites.site_id = statuses.site_id
-    left join weeks on sites.site_id = weeks.site_id
-)
-
-select * from final
-order by site_id
-"""
-
-
-def site_facts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Per site: the raw counts behind the score (see FACTS_SQL)."""
-    return con.sql(FACTS_SQL, params={"recent_weeks": RECENT_WEEKS, "trend_weeks": TREND_WEEKS}).pl()
+def site_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> pl.DataFrame:
+    """Per site: the raw counts behind the score as of the week `as_of` (the table macro
+    pipelines/sql/core/site_facts.sql, which the runner creates once main.user_status exists)."""
+    return con.sql(
+        "select * from core.site_facts($as_of, $recent_weeks, $trend_weeks)",
+        params={"as_of": as_of, "recent_weeks": RECENT_WEEKS, "trend_weeks": TREND_WEEKS},
+    ).pl()
 
 
 def beta_binomial_shrink(k: pl.Expr, n: pl.Expr) -> pl.Expr:
@@ -330,4 +271,4 @@ def _worst_lines(long: pl.DataFrame, by: str, name: str) -> pl.DataFrame:
 
 def write_site_health(ctx: BuildContext) -> None:
     """Build stage: score every site into main.site_health (needs main.user_status)."""
-    ctx.write_table("site_health", site_health(site_facts(ctx.con)))
+    ctx.write_table("site_health", site_health(site_facts(ctx.con, ctx.as_of)))

@@ -71,7 +71,7 @@ def served(db: Path, *extra: str, needs_auth: bool = False) -> Iterator[str]:
 # The tables later build stages add. Page tests replace them with the stand-ins below,
 # so that expected values do not move when a model changes, and also drop them, since
 # every page must say in plain words that they are missing.
-LATER_TABLES = ("site_health", "training_effect", "training_survival")
+LATER_TABLES = ("site_health", "training_effect", "training_tests", "training_survival")
 DEMO_USERS, DEMO_SITES, DEMO_SEED = 800, 12, 7
 # Stand-in data that a page must show as text, never run: markup in a site name, a
 # formula in a role (which the outreach CSV must defuse), markup in a ticket category
@@ -120,6 +120,7 @@ def with_stand_ins(source: Path, target: Path) -> Path:
         with duckdb.connect(str(target)) as con:
             con.execute(STAND_IN_SITE_HEALTH)
             con.execute(STAND_IN_TRAINING_EFFECT)
+            con.execute(STAND_IN_TRAINING_TESTS)
             con.execute(STAND_IN_TRAINING_SURVIVAL)
             [(worst,)] = con.execute(
                 "select site_id from site_health order by list_position(['high', 'medium', 'low'], risk), "
@@ -191,9 +192,9 @@ select
 from scored
 """
 
-# As metrics/training_effect.py writes them: pre-training weeks near zero, an effect
-# building to +8 points; the overall effect +6.1 points (3.2 to 9.0); naive and TWFE
-# biased low; a pre-trend p of 0.42; a hazard ratio of going silent of 0.62.
+# As metrics/training/training_effect.py writes them: pre-training weeks near zero, an
+# effect building to +8 points; the overall effect +6.1 points (3.2 to 9.0); naive and
+# TWFE biased low.
 STAND_IN_TRAINING_EFFECT = """
 create table training_effect as
 select
@@ -209,10 +210,18 @@ union all
 select * from (values
     ('weekly_active_rate', null::bigint, 0.061::double, 0.032::double, 0.090::double, 10, 'callaway_santanna'),
     ('weekly_active_rate', null, -0.020, -0.050, 0.010, 12, 'naive_difference'),
-    ('weekly_active_rate', null, 0.020, 0.001, 0.039, 12, 'twfe'),
-    ('weekly_active_rate', null, 0.42, null, null, 12, 'pretrend_wald_f'),
-    ('silent_churn_hazard_ratio', null, 0.62, 0.48, 0.80, 800, 'cox_phreg_site_effects')
+    ('weekly_active_rate', null, 0.020, 0.001, 0.039, 12, 'twfe')
 )
+"""
+
+# As metrics/training/training_tests.py writes them: a pre-trend p of 0.42; a hazard
+# ratio of going silent of 0.62 (0.48 to 0.80).
+STAND_IN_TRAINING_TESTS = """
+create table training_tests as
+select * from (values
+    ('pretrend_joint_test', 1.02::double, 0.42::double, null::double, null::double, 12::bigint, 'pretrend_wald_f'),
+    ('silent_churn_hazard_ratio', 0.62, 0.0003, 0.48, 0.80, 800, 'cox_phreg_site_effects')
+) as tests(test, statistic, p_value, ci_low, ci_high, n_units, method)
 """
 
 STAND_IN_TRAINING_SURVIVAL = """

@@ -241,6 +241,23 @@ def test_training_shows_effect_event_study_pretrend_survival_and_caveats(full: P
     assert len(find(tree, training.TRAINING_CAVEATS).children[1].children) >= 5
 
 
+def test_training_opens_a_file_built_before_training_tests(full: Path, tmp_path: Path) -> None:
+    # Such a file held the two diagnostics as rows of training_effect, told apart by method.
+    older = tmp_path / "older.duckdb"
+    shutil.copy(full, older)
+    with duckdb.connect(str(older)) as con:
+        con.execute("insert into training_effect values "
+                    "('weekly_active_rate', null, 0.42, null, null, 12, 'pretrend_wald_f'), "
+                    "('silent_churn_hazard_ratio', null, 0.62, 0.48, 0.80, 800, 'cox_phreg_site_effects')")
+        con.execute("drop table training_tests")
+    training = page_module("training")
+    tree = render(older, "training")
+    assert [cells[1] for cells in table_rows(find(tree, training.TRAINING_METHODS))] == ["+6.1", "-2.0", "+2.0"]
+    assert "this build stored no joint test" in text(find(tree, training.TRAINING_PRETREND))
+    assert "The hazard ratio of going silent is not in this build: its training_tests table is missing." in text(tree)
+    assert UNREADABLE not in text(tree) and OUTDATED not in text(tree)
+
+
 # --- /data -------------------------------------------------------------------------------
 
 def test_data_lists_builds_quarantine_and_how_to_open_the_file(full: Path) -> None:

@@ -23,6 +23,7 @@ CONTRACT = {
                    "silent_churn_users, never_activated_users, tickets_per_active_user, trained_share, health_score, "
                    "risk, drivers",
     "training_effect": "outcome, event_week, estimate, ci_low, ci_high, n_units, method",
+    "training_tests": "test, statistic, p_value, ci_low, ci_high, n_units, method",
     "quarantine": "source_file, row_number, reason, raw",
     "build_runs": "run_id, started_at, finished_at, as_of, input_files, rows_loaded, rows_quarantined, status",
 }

@@ -1,6 +1,7 @@
 """The training effect and silent churn after training: the panel and the time at risk on
 hand-made rows under a fixed date, then the estimates against the demo's planted truth
-(two seeds and sizes)."""
+(two seeds and sizes), and the diagnostics in training_tests against a recomputation from
+the built file (the Cox model itself is checked against PHReg in test_site_cox.py)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -10,9 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.training.training_effect import balanced_panel, did_rows, site_week_rates
-from metrics.training.training_survival import MIN_AT_RISK, hazard_ratio, risk_intervals
+from metrics.estimators.staggered_did import aggregate_dynamic, group_time_att, pretrend_test
+from metrics.training.training_effect import EVENT_WEEKS, PANEL, balanced_panel, did_rows, site_week_rates
+from metrics.training.training_survival import MIN_AT_RISK, USERS_SQL, first_training_weeks, risk_intervals
+from metrics.training.training_tests import hazard_ratio_row
 from tests.conftest import built_demo
+from tests.test_site_cox import phreg
 
 AS_OF = date(2024, 6, 3)
 
@@ -101,35 +105,7 @@ def test_no_hazard_ratio_without_an_event_on_both_sides() -> None:
         ("b", "trained", "active", None, _monday(30), None),
         ("c", "other", "silent_churn", _monday(6), _monday(30), None),
     )
-    assert hazard_ratio(risk_intervals(users, TRAINING, AS_OF)) is None
-
-
-def test_the_hazard_ratio_equals_statsmodels_phreg_on_the_rows() -> None:
-    # The fit works on counts per site, trained and week; statsmodels' PHReg on the rows
-    # themselves is the reference. PHReg counts a row at risk from its entry time on, so
-    # entry + 0.5 gives it the (start, stop] of whole weeks.
-    from statsmodels.duration.hazard_regression import PHReg
-
-    rng = np.random.default_rng(3)
-    n = 600
-    start = rng.integers(0, 6, n)
-    intervals = pl.DataFrame({
-        "user_id": [f"u{i}" for i in range(n)],
-        "site_id": rng.choice(["a", "b", "c", "d", "e"], n),
-        "trained": rng.random(n) < 0.4,
-        "calendar_start": start,
-        "calendar_stop": start + rng.integers(1, 6, n),
-        "event": rng.random(n) < 0.3,  # many ties: every week holds several events
-    })
-    ours = hazard_ratio(intervals)
-    site = intervals["site_id"].to_numpy()
-    design = np.column_stack([intervals["trained"], site[:, None] == np.unique(site)[None, 1:]]).astype(float)
-    reference = PHReg(intervals["calendar_stop"].to_numpy().astype(float), design,
-                      status=intervals["event"].to_numpy().astype(float),
-                      entry=intervals["calendar_start"].to_numpy() + 0.5, ties="efron").fit()
-    assert np.log(ours.estimate) == pytest.approx(reference.params[0], abs=1e-9)
-    assert np.log(ours.ci_high / ours.estimate) / 1.959963984540054 == pytest.approx(reference.bse[0], abs=1e-9)
-    assert (ours.n_users, ours.n_events) == (n, int(intervals["event"].sum()))
+    assert hazard_ratio_row(risk_intervals(users, TRAINING, AS_OF)).height == 0
 
 
 # ---- planted truth --------------------------------------------------------------------------
@@ -144,13 +120,26 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     db = built_demo(folder, users=users, sites=sites, seed=seed)
     with duckdb.connect(str(db), read_only=True) as con:
         effect = con.sql("select * from training_effect").pl()
+        tests = con.sql("select * from training_tests").pl()
         survival = con.sql("select * from training_survival").pl()
+        # what the tests rest on, read back from the file
+        [(as_of,)] = con.execute("select as_of from core.build_window").fetchall()
+        first_training = first_training_weeks(con)
+        site_weeks = con.sql("select site_id, week, users, active_users from site_weeks").pl()
+        intervals = risk_intervals(con.sql(USERS_SQL).pl(), first_training, as_of)
     truth = pl.read_csv(folder / "input" / "truth_training.csv")
-    return {"effect": effect, "survival": survival, "truth": truth}
+    return {"effect": effect, "tests": tests, "survival": survival, "truth": truth,
+            "panel": balanced_panel(site_week_rates(site_weeks), first_training), "intervals": intervals}
 
 
-def _overall(effect: pl.DataFrame, method: str, outcome: str = "weekly_active_rate") -> dict:
-    rows = effect.filter(pl.col("outcome") == outcome, pl.col("method") == method, pl.col("event_week").is_null())
+def _overall(effect: pl.DataFrame, method: str) -> dict:
+    rows = effect.filter(pl.col("method") == method, pl.col("event_week").is_null())
+    assert rows.height == 1
+    return rows.row(0, named=True)
+
+
+def _test(demo: dict, test: str) -> dict:
+    rows = demo["tests"].filter(pl.col("test") == test)
     assert rows.height == 1
     return rows.row(0, named=True)
 
@@ -174,7 +163,7 @@ def test_the_event_study_is_flat_before_training(demo: dict) -> None:
     assert abs(before["estimate"].mean()) < 0.01
     assert ((before["ci_low"] <= 0) & (before["ci_high"] >= 0)).mean() >= 0.75
     # the joint test with the small-sample correction: p < 0.05 in 8 of 50 demos, not in these two
-    assert _overall(demo["effect"], "pretrend_wald_f")["estimate"] > 0.05
+    assert _test(demo, "pretrend_joint_test")["p_value"] > 0.05
 
 
 def test_the_event_study_rises_after_training(demo: dict) -> None:
@@ -203,9 +192,41 @@ def test_survival_curves_fall_and_carry_their_intervals(demo: dict) -> None:
         assert (np.diff(curve["survival"].to_numpy()) <= 0).all()
 
 
+def test_training_effect_holds_effects_only(demo: dict) -> None:
+    effect = demo["effect"]
+    assert effect["outcome"].unique().to_list() == ["weekly_active_rate"]
+    assert sorted(effect["method"].unique()) == ["callaway_santanna", "naive_difference", "twfe"]
+    assert effect.height == 3 + (EVENT_WEEKS[1] - EVENT_WEEKS[0] + 1)  # the overall rows and weeks -8..12
+    assert sorted(demo["tests"]["test"]) == ["pretrend_joint_test", "silent_churn_hazard_ratio"]
+
+
+def test_the_pretrend_test_is_the_event_study_joint_test(demo: dict) -> None:
+    effects = group_time_att(demo["panel"], PANEL, control_group="notyettreated")
+    expected = pretrend_test(aggregate_dynamic(effects, *EVENT_WEEKS), small_sample=True)
+    stored = _test(demo, "pretrend_joint_test")
+    assert (stored["statistic"], stored["p_value"]) == (expected.statistic, expected.p_value)
+    # the sites in the panel, less those trained before its second week (nothing to compare)
+    assert stored["n_units"] == demo["panel"]["site_id"].n_unique() - effects.n_dropped_units
+    assert stored["ci_low"] is None and stored["ci_high"] is None
+    assert stored["method"] == "pretrend_wald_f"
+
+
+def test_the_hazard_ratio_equals_phreg_on_the_builds_own_rows(demo: dict) -> None:
+    # statsmodels' PHReg on the file's users at risk, sites with an event, a dummy per site
+    intervals = demo["intervals"].filter(pl.col("event").any().over("site_id"))
+    reference = phreg(intervals.select("site_id", "trained", "event", start="calendar_start", stop="calendar_stop"))
+    stored = _test(demo, "silent_churn_hazard_ratio")
+    assert np.log(stored["statistic"]) == pytest.approx(reference.params[0], abs=1e-8)
+    low, high = np.exp(reference.conf_int()[0])
+    assert (stored["ci_low"], stored["ci_high"]) == (pytest.approx(low, rel=1e-7), pytest.approx(high, rel=1e-7))
+    assert stored["p_value"] == pytest.approx(reference.pvalues[0], rel=1e-6)
+    assert stored["n_units"] == intervals["user_id"].n_unique()
+    assert stored["method"] == "cox_phreg_site_effects"
+
+
 def test_the_hazard_ratio_is_reported_with_its_interval(demo: dict) -> None:
-    ratio = _overall(demo["effect"], "cox_phreg_site_effects", outcome="silent_churn_hazard_ratio")
-    assert 0 < ratio["ci_low"] < ratio["estimate"] < ratio["ci_high"] < np.inf
+    ratio = _test(demo, "silent_churn_hazard_ratio")
+    assert 0 < ratio["ci_low"] < ratio["statistic"] < ratio["ci_high"] < np.inf
     # The demo plants no effect of training on who drops (it lifts weekly use), so the truth is
     # a ratio of 1: covered in 50 of 50 demos measured (1,200-4,000 users), geometric mean 1.03.
     assert ratio["ci_low"] <= 1 <= ratio["ci_high"]

@@ -23,6 +23,7 @@ from metrics.readers.training_views import (
     pretrend_p_value,
     survival_curves,
     training_effects,
+    training_tests,
 )
 
 dash.register_page(__name__, path="/training", name="Training", title="Adoption Radar: training", order=2)
@@ -65,26 +66,27 @@ def layout(**_url_args: str) -> html.Div:
     with ui.database() as con:
         info = ui.build_info(con)
         effects = training_effects(con) if has_table(con, "training_effect") else None
+        tests = training_tests(con) if has_table(con, "training_tests") else None
         survival = survival_curves(con) if has_table(con, "training_survival") else None
         comments = dict(table_comments(con).iter_rows())
     if effects is None or effects.is_empty():
         estimate = ui.notice("The effect of training has not been estimated in this build: its training_effect "
                              "table is missing or empty.")
-        return ui.page(TITLE, info, estimate, _survival(survival, comments.get("training_survival")), _caveats(),
-                       lead=LEAD)
+        return ui.page(TITLE, info, estimate, _survival(survival, comments.get("training_survival"), tests),
+                       _caveats(), lead=LEAD)
     return ui.page(
         TITLE,
         info,
         dbc.Alert(training_sentence(headline(effects)), color="light", className="border fs-5", id=TRAINING_OVERALL),
-        _event_study(effects),
+        _event_study(effects, tests),
         _methods(effects),
-        _survival(survival, comments.get("training_survival"), hazard_ratio(effects)),
+        _survival(survival, comments.get("training_survival"), tests),
         _caveats(),
         lead=LEAD,
     )
 
 
-def _event_study(effects: pl.DataFrame) -> html.Section:
+def _event_study(effects: pl.DataFrame, tests: pl.DataFrame | None) -> html.Section:
     title = "Week by week, before and after the first training"
     weeks = event_study(effects)
     if weeks.is_empty():
@@ -108,7 +110,7 @@ def _event_study(effects: pl.DataFrame) -> html.Section:
                     if row["event_week"] in (0, 4, 8, 12)) + " percentage points."
     )
     return ui.section(title, ui.chart(TRAINING_EVENT_STUDY, figure, summary),
-                      html.P(_pretrend_words(pretrend_p_value(effects), before), id=TRAINING_PRETREND))
+                      html.P(_pretrend_words(pretrend_p_value(tests), before), id=TRAINING_PRETREND))
 
 
 def _points(weeks: pl.DataFrame, name: str, colour: str, symbol: str) -> dict:
@@ -162,7 +164,7 @@ def _methods(effects: pl.DataFrame) -> html.Section:
     )
 
 
-def _survival(survival: pl.DataFrame | None, comment: str | None, ratio: dict | None = None) -> html.Section:
+def _survival(survival: pl.DataFrame | None, comment: str | None, tests: pl.DataFrame | None) -> html.Section:
     title = "How long users stay active, with and without training"
     if survival is None or survival.is_empty():
         return ui.section(title, ui.notice("Survival curves are not in this build: its training_survival table is "
@@ -191,7 +193,10 @@ def _survival(survival: pl.DataFrame | None, comment: str | None, ratio: dict | 
                        yaxis={"tickformat": ".0%", "range": [0, 1.02]})
     parts = [html.P(comment, className="small") if comment else None,
              ui.chart(TRAINING_SURVIVAL, figure, "; ".join(words) + ".")]
-    if ratio is not None:
+    if tests is None:
+        parts.append(ui.notice("The hazard ratio of going silent is not in this build: its training_tests table is "
+                               "missing."))
+    elif (ratio := hazard_ratio(tests)) is not None:
         parts.append(html.P(_hazard_words(ratio)))
     return ui.section(title, *parts)
 
@@ -203,10 +208,10 @@ def _hazard_words(ratio: dict) -> str:
     elif low <= 1 <= high:
         verdict = "the interval includes 1, so no clear difference"
     else:
-        verdict = f"trained users go silent {'less' if ratio['estimate'] < 1 else 'more'} often"
+        verdict = f"trained users go silent {'less' if ratio['statistic'] < 1 else 'more'} often"
     interval = "" if low is None or high is None else f" (95% interval {low:.2f} to {high:.2f})"
     return (f"Cox model (a term per site): hazard ratio of going silent, trained against not yet trained, "
-            f"{ratio['estimate']:.2f}{interval}: {verdict}.")
+            f"{ratio['statistic']:.2f}{interval}: {verdict}.")
 
 
 def _transparent(colour: str) -> str:

@@ -15,24 +15,14 @@ as_of stay, the others (live too late, or with a week without users) are left ou
 trained before the panel's second week has no untrained week to compare and is dropped by
 the estimator.
 
-The pre-trend test is the event study's joint test that the effects of weeks -8..-1 are
-zero, with the small-sample (Hotelling) correction: with a few dozen sites the plain Wald
-test rejects far more often than it should.
+The event study's pre-trend test is a diagnostic, not an effect: it is in `training_tests`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
-from metrics.estimators.staggered_did import (
-    PanelColumns,
-    aggregate_dynamic,
-    group_time_att,
-    pretrend_test,
-    training_effect_table,
-)
-from metrics.training.training_survival import HazardRatio, first_training_weeks, hazard_ratio, read_risk_intervals
+from metrics.estimators.staggered_did import PanelColumns, training_effect_table
+from metrics.training.training_survival import first_training_weeks
 from pipelines.build_context import BuildContext
 
 __all__ = [
@@ -43,8 +33,7 @@ __all__ = [
     "balanced_panel",
     "did_rows",
     "effect_rows",
-    "hazard_ratio_rows",
-    "pretrend_row",
+    "read_panel",
     "site_week_rates",
     "write_training_effect",
 ]
@@ -100,52 +89,26 @@ def effect_rows(panel: pl.DataFrame) -> pl.DataFrame:
                                  max_e=EVENT_WEEKS[1])
 
 
-def pretrend_row(panel: pl.DataFrame) -> pl.DataFrame:
-    """One row (method "pretrend_wald_f"): in `estimate`, the small-sample p-value that
-    event weeks -8..-1 are all zero; n_units counts the sites in the panel."""
-    effects = group_time_att(panel, PANEL, control_group="notyettreated")
-    test = pretrend_test(aggregate_dynamic(effects, *EVENT_WEEKS), small_sample=True)
-    return _row(OUTCOME, test.p_value, None, None, effects.n_units, "pretrend_wald_f")
-
-
 def did_rows(panel: pl.DataFrame) -> pl.DataFrame:
-    """`effect_rows` and `pretrend_row`, each left out when the panel cannot support it."""
-    return pl.concat([_unless_unsupported(effect_rows, panel), _unless_unsupported(pretrend_row, panel)])
-
-
-def _unless_unsupported(rows: Callable[[pl.DataFrame], pl.DataFrame], panel: pl.DataFrame) -> pl.DataFrame:
-    """The rows, or none when the panel cannot support them (no site trained within it,
-    none left to compare with, no week before training, too few sites for the test):
-    exactly when `staggered_did` raises ValueError."""
+    """`effect_rows`, or none when the panel cannot support them (no site trained within
+    it, none left to compare with, no week before training): exactly when `staggered_did`
+    raises ValueError."""
     try:
-        return rows(panel)
+        return effect_rows(panel)
     except ValueError:
         return pl.DataFrame(schema=SCHEMA)
 
 
-def hazard_ratio_rows(ratio: HazardRatio | None) -> pl.DataFrame:
-    """The row of the silent-churn hazard ratio, trained vs not yet trained (none when it
-    cannot be estimated); n_units counts the users of the sites that inform it."""
-    if ratio is None:
-        return pl.DataFrame(schema=SCHEMA)
-    return _row("silent_churn_hazard_ratio", ratio.estimate, ratio.ci_low, ratio.ci_high, ratio.n_users,
-                "cox_phreg_site_effects")
+def read_panel(ctx: BuildContext) -> pl.DataFrame:
+    """The build's `balanced_panel`, once per build: the effects and the pre-trend test
+    (`training_tests`) both read it."""
+    def compute(ctx: BuildContext) -> pl.DataFrame:
+        site_weeks = ctx.con.sql("select site_id, week, users, active_users from main.site_weeks").pl()
+        return balanced_panel(site_week_rates(site_weeks), first_training_weeks(ctx.con))
 
-
-def _row(outcome: str, estimate: float, ci_low: float | None, ci_high: float | None, n_units: int,
-         method: str) -> pl.DataFrame:
-    return pl.DataFrame(
-        [{"outcome": outcome, "event_week": None, "estimate": estimate, "ci_low": ci_low, "ci_high": ci_high,
-          "n_units": n_units, "method": method}],
-        schema=SCHEMA,
-    )
+    return ctx.shared("training_panel", compute)
 
 
 def write_training_effect(ctx: BuildContext) -> None:
-    """Build stage: the event study, its pre-trend test and the silent-churn hazard ratio
-    into main.training_effect."""
-    con = ctx.con
-    site_weeks = con.sql("select site_id, week, users, active_users from main.site_weeks").pl()
-    panel = balanced_panel(site_week_rates(site_weeks), first_training_weeks(con))
-    rows = pl.concat([did_rows(panel), hazard_ratio_rows(hazard_ratio(read_risk_intervals(con)))])
-    ctx.write_table("training_effect", rows)
+    """Build stage: the event study and the overall effects into main.training_effect."""
+    ctx.write_table("training_effect", did_rows(read_panel(ctx)))

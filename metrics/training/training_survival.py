@@ -63,27 +63,6 @@ MIN_AT_RISK = 10  # curve points with fewer users at risk are noise, and left ou
 CONFIRM_WEEKS = 4  # weeks of evidence a drop needs before the scan can confirm it
 Z_95 = float(stats.norm.ppf(0.975))
 
-USERS_SQL = """
--- Users who ever used the product, with what ends their time at risk.
-with first_use as (
-    select user_id, min(week) as first_week
-    from main.user_weeks
-    where events > 0
-    group by user_id
-)
-
-select
-    user_status.user_id,
-    user_status.site_id,
-    user_status.status,
-    user_status.drop_week,
-    first_use.first_week,
-    date_trunc('week', users.deactivated_at)::date as deactivated_week
-from main.user_status as user_status
-inner join first_use on user_status.user_id = first_use.user_id
-inner join core.users as users on user_status.user_id = users.user_id
-"""
-
 
 def first_training_weeks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """site_id, first_training_week for every site trained by the end of the as_of week
@@ -203,7 +182,8 @@ def read_risk_intervals(ctx: BuildContext) -> pl.DataFrame:
     curves and the hazard ratio (`training_tests`) both read them."""
     return ctx.shared(
         "risk_intervals",
-        lambda ctx: risk_intervals(ctx.con.sql(USERS_SQL).pl(), first_training_weeks(ctx.con), ctx.as_of),
+        lambda ctx: risk_intervals(ctx.con.sql("select * from core.users_at_risk").pl(), first_training_weeks(ctx.con),
+                                   ctx.as_of),
     )
 
 

@@ -10,8 +10,10 @@ CHROMIUM := /usr/bin/chromium
 run: setup
 	$(PY) app.py
 
+# Every test, slow ones included; a missing browser fails here instead of skipping.
+# The quick loop while editing: `pytest -m "not slow"`.
 test: setup browser
-	$(PY) -m pytest
+	ADOPTION_REQUIRE_BROWSER=1 $(PY) -m pytest
 
 setup: $(VENV)/.installed
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.build import build
-from tests.conftest import TINY, rows, table_contents
+from tests.support import READER, TINY, rows, table_contents
 
 PATIENT_TEXT = ["48213377", "Maria Lopez", "1961-04-09", "943 476 5919", "chart would not open", "Login fails"]
 
@@ -39,25 +39,6 @@ def test_free_text_never_reaches_the_file(tiny_db: Path) -> None:
     raw = tiny_db.read_bytes()
     for text in PATIENT_TEXT:
         assert text.encode() not in raw
-
-
-READER = textwrap.dedent(
-    """
-    import sys, time, duckdb
-    db, stop = sys.argv[1], sys.argv[2]
-    held = duckdb.connect(db, read_only=True)      # a notebook keeping the file open
-    reads = 0
-    while True:
-        held.execute("select count(*), sum(events) from user_weeks").fetchall()
-        with duckdb.connect(db, read_only=True) as fresh:   # the app, one connection per request
-            fresh.execute("select max(run_id) from build_runs").fetchall()
-        reads += 1
-        if reads > 20 and __import__("os").path.exists(stop):
-            break
-        time.sleep(0.01)
-    print(reads)
-    """
-)
 
 
 def test_build_replaces_the_file_while_another_process_reads_it(tmp_path: Path) -> None:

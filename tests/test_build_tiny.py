@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from tests.conftest import rows
+from tests.support import rows
 
 W1, W2, W3 = date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15)
 

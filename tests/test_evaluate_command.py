@@ -10,16 +10,16 @@ import pytest
 
 from metrics.quiet.quiet_users import score_users
 from metrics.quiet.user_facts import user_facts, user_tickets
-from tests.conftest import adoption, built_demo, rows
+from tests.support import adoption, rows
+from tests.support.demos import Demo, DemoCache
 
+pytestmark = pytest.mark.slow
 SILENT = ["silent_stop", "silent_fade"]
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("evaluate")
-    built_demo(folder, users=1200, sites=20, seed=23)
-    return folder
+def demo(demos: DemoCache) -> Demo:
+    return demos(seed=23, users=1200, sites=20)  # read only: evaluate scores the file without writing it
 
 
 def _row(output: str, method: str) -> list[str]:
@@ -27,11 +27,11 @@ def _row(output: str, method: str) -> list[str]:
     return [cell.strip() for cell in line.strip("│").split("│")]
 
 
-def test_evaluate_prints_what_the_file_and_the_truth_say(demo: Path) -> None:
-    result = adoption("evaluate", "--input", str(demo / "input"), "--db", str(demo / "adoption.duckdb"))
+def test_evaluate_prints_what_the_file_and_the_truth_say(demo: Demo) -> None:
+    result = adoption("evaluate", "--input", str(demo.input), "--db", str(demo.db))
     assert result.returncode == 0, result.stderr
-    truth = pl.read_csv(demo / "input" / "truth.csv", schema_overrides={"drop_week": pl.String})
-    status = pl.DataFrame(rows(demo / "adoption.duckdb", "select user_id, status from user_status"),
+    truth = pl.read_csv(demo.truth, schema_overrides={"drop_week": pl.String})
+    status = pl.DataFrame(rows(demo.db, "select user_id, status from user_status"),
                           schema=["user_id", "status"], orient="row")
     joined = truth.join(status, on="user_id")
     flagged = joined.filter(pl.col("status").is_in(["quiet", "silent_churn"]))
@@ -53,15 +53,15 @@ def test_evaluate_prints_what_the_file_and_the_truth_say(demo: Path) -> None:
     assert float(rule[2]) < float(precision)  # and flags light users who are fine
 
 
-def test_evaluate_without_truth_is_a_clear_error(demo: Path, tmp_path: Path) -> None:
-    result = adoption("evaluate", "--input", str(tmp_path), "--db", str(demo / "adoption.duckdb"))
+def test_evaluate_without_truth_is_a_clear_error(demo: Demo, tmp_path: Path) -> None:
+    result = adoption("evaluate", "--input", str(tmp_path), "--db", str(demo.db))
     assert result.returncode == 2
     assert "truth.csv" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_scoring_again_gives_the_same_statuses(demo: Path) -> None:
+def test_scoring_again_gives_the_same_statuses(demo: Demo) -> None:
     # the light track's fit once depended on the order polars' group_by happened to return
-    with duckdb.connect(str(demo / "adoption.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(demo.db), read_only=True) as con:
         [(as_of,)] = con.execute("select as_of from core.build_window").fetchall()
         weeks = con.sql("select user_id, site_id, week, events, active_days, is_enrolled from main.user_weeks").pl()
         stored = con.sql("select user_id, status, p_value, q_value from main.user_status order by user_id").pl()

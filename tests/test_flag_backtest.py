@@ -24,7 +24,7 @@ from metrics.vocabulary import FLAGGED
 from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build import build
 from pipelines.demo.generate import write_demo
-from tests.conftest import rows
+from tests.support import rows
 from tests.serving import page_module, request_for, text
 
 COLUMNS = ["cut_week", "method", "horizon_weeks", "users", "flagged", "came_back", "new_flags", "new_came_back",
@@ -52,6 +52,7 @@ def stop_for_good(input_dir: Path, stops: dict[datetime, int]) -> None:
         kept.write_csv(path) if csv else kept.write_parquet(path)
 
 
+# the tests that read it are marked slow: a 78-week demo built with every stage
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("backtest")
@@ -73,12 +74,14 @@ def window(demo_db: Path) -> tuple[date, date]:
     return epoch, as_of
 
 
+@pytest.mark.slow
 def test_the_table_has_the_contracts_columns(demo_db: Path) -> None:
     columns = rows(demo_db, "select column_name from duckdb_columns() where table_name = 'flag_backtest' "
                             "order by column_index")
     assert [c for (c,) in columns] == COLUMNS
 
 
+@pytest.mark.slow
 def test_cuts_are_every_refit_4_weeks_apart_each_with_26_weeks_known_after(demo_db: Path, table: pl.DataFrame) -> None:
     epoch, as_of = window(demo_db)
     cuts = table["cut_week"].unique().sort().to_list()
@@ -94,6 +97,7 @@ def test_cuts_are_every_refit_4_weeks_apart_each_with_26_weeks_known_after(demo_
     assert set(table["horizon_weeks"]) == {26}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ours", "30_day_rule"])
 def test_counts_hold_together(table: pl.DataFrame, method: str) -> None:
     mine = table.filter(pl.col("method") == method)
@@ -156,6 +160,7 @@ def expected_at(con: duckdb.DuckDBPyConnection, sample: set[str], cut: date) -> 
     return expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [5_000, 250])  # everyone (the build's own table), and a sample of 250
 def test_one_cut_equals_a_recomputation_from_the_data_cut_there(demo_db: Path, table: pl.DataFrame,
                                                                 size: int) -> None:

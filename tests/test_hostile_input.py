@@ -7,12 +7,13 @@ import random
 import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.build import build
 from pipelines.errors import InputError
-from tests.conftest import TINY, adoption
+from tests.support import TINY, adoption
 
 NASTY_TEXT = st.one_of(
     st.text(max_size=40),
@@ -40,6 +41,7 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> int:
     return len(rows)
 
 
+@pytest.mark.slow  # 30 builds
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     site_names=st.lists(NASTY_TEXT, min_size=1, max_size=4),
@@ -69,6 +71,7 @@ def test_any_rows_are_loaded_or_quarantined(tmp_path_factory, site_names, users,
     assert summary.rows_loaded + summary.rows_quarantined == summary.rows_read
 
 
+@pytest.mark.slow  # six `adoption build` processes
 def test_fuzzed_bytes_never_crash(tmp_path: Path) -> None:
     rng = random.Random(11)
     for case in range(6):

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from pipelines.build import build
-from tests.conftest import TINY, rows
+from tests.support import TINY, rows
 
 TABLES = ["user_weeks", "site_weeks"]
 

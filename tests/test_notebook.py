@@ -1,4 +1,4 @@
-"""The analysts' worked notebook runs clean on a fresh demo build while the app serves it."""
+"""The analysts' worked notebook runs clean on a demo build while the app serves it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,15 +7,18 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import built_demo
 from tests.serving import served
+from tests.support.demos import DemoCache
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "cohorts.ipynb"
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_demo(tmp_path_factory.mktemp("notebook"), users=600, sites=12, seed=3)
+def demo_db(demos: DemoCache) -> Path:
+    return demos(seed=23, users=1200, sites=20).db  # the quiet-user tests' demo; the notebook only reads it
 
 
 def test_notebook_runs_while_the_app_serves_the_file(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,21 +9,23 @@ import polars as pl
 import pytest
 
 from metrics.quiet.quiet_users import score_users
-from tests.conftest import built_demo, rows
+from tests.support import rows
+from tests.support.demos import DemoCache
 
-DEMOS = [(7, 2000, 30), (11, 3000, 40), (23, 1200, 20)]  # seed, users, sites
+# seed, users, sites; slow: each is a demo built with every stage, and scored against its truth
+DEMOS = [pytest.param(demo, id=f"seed{demo[0]}-{demo[1]}users", marks=pytest.mark.slow)
+         for demo in [(7, 2000, 30), (11, 3000, 40), (23, 1200, 20)]]
 FLAGGED = ("quiet", "silent_churn")
 DROPPED = ("quiet", "silent_churn", "ticketed_decline")
 
 
-@pytest.fixture(scope="module", params=DEMOS, ids=lambda d: f"seed{d[0]}-{d[1]}users")
-def planted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+@pytest.fixture(scope="module", params=DEMOS)
+def planted(request: pytest.FixtureRequest, demos: DemoCache) -> pl.DataFrame:
     seed, users, sites = request.param
-    folder = tmp_path_factory.mktemp(f"demo{seed}")
-    db = built_demo(folder, users=users, sites=sites, seed=seed)
-    status = pl.DataFrame(rows(db, "select user_id, status from user_status"),
+    demo = demos(seed=seed, users=users, sites=sites)
+    status = pl.DataFrame(rows(demo.db, "select user_id, status from user_status"),
                           schema=["user_id", "status"], orient="row")
-    truth = pl.read_csv(folder / "input" / "truth.csv", schema_overrides={"drop_week": pl.String})
+    truth = pl.read_csv(demo.truth, schema_overrides={"drop_week": pl.String})
     return truth.join(status, on="user_id", how="left")
 
 

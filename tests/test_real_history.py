@@ -21,6 +21,7 @@ from metrics.quiet.return_model import fit_return_model
 from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build import build
 
+pytestmark = pytest.mark.slow
 SAMPLE = Path(__file__).parent / "data" / "cdnow" / "CDNOW_sample.txt"
 
 

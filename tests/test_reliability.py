@@ -1,4 +1,7 @@
-"""Refresh while serving, and builds killed at any point, with real processes."""
+"""Refresh while serving, and builds killed at any point, with real processes.
+
+Every kill starts from a copy of one built demo (the session's `demos` cache), so the
+"previous file" is built once, not once per kill."""
 from __future__ import annotations
 
 import shutil
@@ -16,9 +19,10 @@ import pytest
 
 from metrics.stages import BUILD_STAGES
 from pipelines.build import build
-from pipelines.demo.generate import write_demo
-from tests.conftest import ADOPTION, TINY, table_contents
-from tests.test_build_file import READER
+from tests.support import ADOPTION, READER, TINY, copy_db, table_contents
+from tests.support.demos import Demo, DemoCache
+
+pytestmark = pytest.mark.slow
 
 
 def _hammer(url: str, stop: threading.Event, outcomes: list[int]) -> None:
@@ -71,17 +75,20 @@ KILL_AT = ["load", "model staging.", "model core.event_days", "model main.", "sc
 
 
 @pytest.fixture(scope="module")
-def demo_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("kill") / "input"
-    write_demo(folder, users=500, sites=10, seed=2)
-    return folder
+def previous(demos: DemoCache) -> Demo:
+    """The demo's input and the file a killed build must leave as it was (each test copies it)."""
+    return demos(seed=2, users=500, sites=10)
+
+
+@pytest.fixture(scope="module")
+def before(previous: Demo) -> dict[str, list[tuple]]:
+    return table_contents(previous.db)
 
 
 @pytest.mark.parametrize("step", KILL_AT)
-def test_build_killed_at_a_step_leaves_the_previous_file(demo_input: Path, tmp_path: Path, step: str) -> None:
-    db = tmp_path / "x.duckdb"
-    build(demo_input, db, stages=BUILD_STAGES)
-    before = table_contents(db)
+def test_build_killed_at_a_step_leaves_the_previous_file(previous: Demo, before: dict, tmp_path: Path,
+                                                         step: str) -> None:
+    demo_input, db = previous.input, copy_db(previous.db, tmp_path / "x.duckdb")
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
@@ -99,10 +106,9 @@ def test_build_killed_at_a_step_leaves_the_previous_file(demo_input: Path, tmp_p
 
 
 @pytest.mark.parametrize("after_seconds", [0.3, 0.8, 1.5, 2.5])
-def test_build_killed_at_any_moment_leaves_a_readable_file(demo_input: Path, tmp_path: Path, after_seconds: float) -> None:
-    db = tmp_path / "x.duckdb"
-    build(demo_input, db, stages=BUILD_STAGES)
-    before = table_contents(db)
+def test_build_killed_at_any_moment_leaves_a_readable_file(previous: Demo, before: dict, tmp_path: Path,
+                                                           after_seconds: float) -> None:
+    demo_input, db = previous.input, copy_db(previous.db, tmp_path / "x.duckdb")
     process = subprocess.Popen([ADOPTION, "build", "--input", str(demo_input), "--db", str(db)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(after_seconds)

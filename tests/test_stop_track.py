@@ -13,7 +13,7 @@ from metrics.quiet.active_history import active_weeks
 from metrics.quiet.quiet_users import score_at, score_users
 from metrics.quiet.return_model import fit_return_model, rhythm_band
 from metrics.vocabulary import FLAGGED, HORIZON_WEEKS
-from tests.histories import Person, frames, leavers, regulars, row, score
+from tests.support.histories import Person, frames, leavers, regulars, row, score
 
 START = date(2022, 1, 3)  # a Monday: week 0 of every history here
 WEEKS = 120

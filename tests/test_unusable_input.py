@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import TINY, adoption, rows
+from tests.support import TINY, adoption, rows
 
 
 @pytest.fixture()

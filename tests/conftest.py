@@ -14,6 +14,8 @@ from pipelines.build import build
 from tests.support import ADOPTION, FIXTURES, TINY, adoption, rows, table_contents  # noqa: F401 - see above
 from tests.support.demos import DemoCache, built_demo, fingerprint  # noqa: F401 - see above
 
+pytest_plugins = ["pytester"]  # test_demo_cache runs a session inside the session
+
 
 @pytest.fixture(scope="session")
 def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

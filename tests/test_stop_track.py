@@ -3,6 +3,8 @@ flags that expired, flags that flipped without news, holidays read as drops, rea
 sentences that were false; and the return model against planted truth."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -40,10 +42,17 @@ def world() -> list[Person]:
     return people
 
 
+@pytest.fixture(scope="module")
+def scored_at(world: list[Person]) -> Callable[[int], pl.DataFrame]:
+    """The world scored as a build as of week n would score it; each week once, as several tests
+    (and every user the flag-holding test follows) ask for the same weeks."""
+    return functools.cache(lambda n: score(world, START, _week(n)))
+
+
 @pytest.mark.parametrize("silent_weeks", [40, 60, 90])
-def test_a_user_silent_for_long_stays_silent_churn(world: list[Person], silent_weeks: int) -> None:
+def test_a_user_silent_for_long_stays_silent_churn(scored_at: Callable, silent_weeks: int) -> None:
     # the old scan looked 38 weeks back: a user silent longer fell off both tracks and read `active`
-    scored = score(world, START, _week(29 + silent_weeks))
+    scored = scored_at(29 + silent_weeks)
     for user_id in ["u_gone", "u_light_gone"]:
         gone = row(scored, user_id)
         assert gone["status"] == "silent_churn", gone["reason"]
@@ -53,14 +62,14 @@ def test_a_user_silent_for_long_stays_silent_churn(world: list[Person], silent_w
     assert f"not at all in the {silent_weeks} weeks since" in row(scored, "u_gone")["reason"]
 
 
-def _flag_history(world: list[Person], user_id: str, weeks: range) -> list[tuple[str, date | None]]:
-    return [(r["status"], r["drop_week"]) for r in (row(score(world, START, _week(w)), user_id) for w in weeks)]
+def _flag_history(scored_at: Callable, user_id: str, weeks: range) -> list[tuple[str, date | None]]:
+    return [(r["status"], r["drop_week"]) for r in (row(scored_at(w), user_id) for w in weeks)]
 
 
 @pytest.mark.parametrize("user_id", ["u_gone", "u_light_gone", "u_fade_then_silent"])
-def test_a_flag_holds_over_eight_weekly_builds_without_news(world: list[Person], user_id: str) -> None:
-    first_flagged = next(w for w in range(33, 80) if row(score(world, START, _week(w)), user_id)["status"] in FLAGGED)
-    history = _flag_history(world, user_id, range(first_flagged, first_flagged + 8))
+def test_a_flag_holds_over_eight_weekly_builds_without_news(scored_at: Callable, user_id: str) -> None:
+    first_flagged = next(w for w in range(33, 80) if row(scored_at(w), user_id)["status"] in FLAGGED)
+    history = _flag_history(scored_at, user_id, range(first_flagged, first_flagged + 8))
     assert all(status in FLAGGED for status, _ in history), history
     assert len({drop for _, drop in history}) == 1, history  # the same flag: same user, same drop week
     # worse, never better: quiet may become silent_churn, silent_churn never goes back
@@ -68,9 +77,9 @@ def test_a_flag_holds_over_eight_weekly_builds_without_news(world: list[Person],
     assert statuses == sorted(statuses, key=["quiet", "silent_churn"].index)
 
 
-def test_a_fade_then_silence_keeps_the_fade_as_its_drop_week(world: list[Person]) -> None:
+def test_a_fade_then_silence_keeps_the_fade_as_its_drop_week(scored_at: Callable) -> None:
     # 12 a week to weeks 0-39, about 1.5 from week 40, nothing from week 46
-    gone = row(score(world, START, _week(70)), "u_fade_then_silent")
+    gone = row(scored_at(70), "u_fade_then_silent")
     assert (gone["status"], gone["drop_week"]) == ("silent_churn", _week(40))
 
 
@@ -96,19 +105,19 @@ def test_a_portfolio_wide_year_end_break_raises_no_alarm(holidays: tuple[list[Pe
         assert in_break.height == 0, in_break.select("user_id", "status", "drop_week", "reason").rows()
 
 
-def test_reasons_are_true_of_the_user(world: list[Person]) -> None:
-    scored = score(world, START, _week(100))
+def test_reasons_are_true_of_the_user(scored_at: Callable) -> None:
+    scored = scored_at(100)
     light = row(scored, "u_light_regular")  # one event every other week for 100 weeks, and in the as_of week
     assert light["status"] == "active"
     assert light["reason"] == "Using it less than once a week in the last 4 weeks, in line with the usual less than once."
-    back = row(score(world, START, _week(119)), "u_back_after_a_year")  # 5 a week, 60 silent weeks, 4 a week since
+    back = row(scored_at(119), "u_back_after_a_year")  # 5 a week, 60 silent weeks, 4 a week since
     assert back["status"] == "active"
     assert back["reason"] == "Using it ~4 times a week in the last 4 weeks, in line with the usual ~4 times."
-    early = score(world, START, _week(28))  # the one-week user, 8 weeks after their only use
+    early = scored_at(28)  # the one-week user, 8 weeks after their only use
     once = row(early, "u_once")
     assert "less lately" not in once["reason"] and "in line" not in once["reason"]
     assert once["reason"].startswith("Last used it on") or once["reason"].startswith("Used it once, on"), once
-    returned = row(score(world, START, _week(82)), "u_back_after_a_year")  # back for 3 weeks after 60 silent
+    returned = row(scored_at(82), "u_back_after_a_year")  # back for 3 weeks after 60 silent
     assert returned["reason"] == "Using it ~3 times a week in the last 4 weeks, after little or no use before."
     for reason in scored["reason"]:
         assert "likely still active" not in reason and "now and then" not in reason

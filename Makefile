@@ -5,14 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test setup browser clean
+.PHONY: run test setup browser oidc-provider clean
 
 run: setup
 	$(PY) app.py
 
 # Every test, slow ones included; a missing browser fails here instead of skipping.
 # The quick loop while editing: `pytest -m "not slow"`.
-test: setup browser
+test: setup browser oidc-provider
 	ADOPTION_REQUIRE_BROWSER=1 $(PY) -m pytest
 
 setup: $(VENV)/.installed
@@ -30,6 +30,15 @@ browser: $(CHROMIUM)
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# The sign-in tests' OpenID provider: node's oidc-provider from the npm registry, as locked.
+OIDC_PROVIDER := tests/oidc_provider
+
+oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json
+
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund; \
+	else echo "npm is missing: the OpenID Connect sign-in tests will be skipped"; fi
 
 clean:
 	rm -rf $(VENV) data/demo data/adoption.duckdb

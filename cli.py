@@ -200,7 +200,8 @@ def serve(
     db: Annotated[Path, typer.Option(help="The DuckDB file written by `adoption build`.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
-    auth: Annotated[Path | None, typer.Option(help="TOML file of users, roles and password hashes.")] = None,
+    auth: Annotated[Path | None, typer.Option(
+        help="TOML file of users and roles: with password hashes, or with an [oidc] table for single sign-on.")] = None,
 ) -> None:
     """Serve the dashboard over the DuckDB file, opened read-only."""
     if auth is None and not _is_loopback(host):
@@ -210,12 +211,12 @@ def serve(
     from waitress import serve as waitress_serve
 
     from app import create_app
+    from dashboards.sign_in import load_auth_file, require_sign_in
 
+    sign_in = load_auth_file(auth) if auth is not None else None  # a bad file stops us before the app loads
     app = create_app(db)
-    if auth is not None:
-        from dashboards.sign_in import load_accounts, require_sign_in
-
-        require_sign_in(app, load_accounts(auth))
+    if sign_in is not None:
+        require_sign_in(app, sign_in)
     err.print(f"Serving {db} at http://{host}:{port}/ (Ctrl+C to stop)")
     waitress_serve(app.server, host=host, port=port, threads=8)
 

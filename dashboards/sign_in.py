@@ -1,7 +1,9 @@
-"""Sign-in for `adoption serve --auth FILE`: HTTP Basic on every route, Argon2 password hashes.
+"""Sign-in for `adoption serve --auth FILE`: the auth file, and HTTP Basic with Argon2 hashes.
 
-The auth file is TOML: `[users."csm0@vendor.example"]` with `password_hash` (printed by
-`adoption hash-password`) and `role` (csm, executive or analyst). Every request, page,
+The auth file is TOML: `[users."csm0@vendor.example"]` with `role` (csm, executive or
+analyst) and `password_hash` (printed by `adoption hash-password`); or, when it has an
+`[oidc]` table, single sign-on with that OpenID Connect provider (`dashboards.oidc_sign_in`)
+and users with a role and no hash. `require_sign_in` picks which. Every request, page,
 callback and download alike, is checked before Dash sees it; the signed-in user then
 decides which sites the pages see (`dashboards.access`), on the server.
 """
@@ -24,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from dashboards.access import ROLES, Viewer, scope_by
+from dashboards.oidc_sign_in import OidcProvider, read_oidc_table, require_oidc_sign_in
 from dashboards.throttle import SignInThrottle
 from pipelines.errors import InputError
 
@@ -33,33 +36,48 @@ _hasher = PasswordHasher()
 @dataclass(frozen=True)
 class Account:
     user: str
-    password_hash: str
+    password_hash: str | None  # None with single sign-on: the identity provider checks who it is
     role: str
+
+
+@dataclass(frozen=True)
+class AuthFile:
+    """What an auth file says: who may sign in, with which role, and how."""
+
+    accounts: dict[str, Account]
+    oidc: OidcProvider | None  # None: HTTP Basic against the accounts' password hashes
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def load_accounts(path: Path) -> dict[str, Account]:
+def load_auth_file(path: Path) -> AuthFile:
     """Read and check the auth file; a bad file is unusable input (exit 2), never half-used."""
     try:
-        users = tomllib.loads(path.read_text(encoding="utf-8")).get("users")
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise InputError(f"{path}: cannot be read as a TOML auth file: {error}") from None
+    oidc = read_oidc_table(path, document["oidc"]) if "oidc" in document else None
+    users = document.get("users")
     if not isinstance(users, dict) or not users:
         raise InputError(f'{path}: no [users."name"] tables')
-    accounts = {}
+    accounts: dict[str, Account] = {}
     for user, entry in users.items():
         if not isinstance(entry, dict):
             raise InputError(f'{path}: [users."{user}"] must be a table')
         role, password_hash = entry.get("role"), entry.get("password_hash")
         if role not in ROLES:
             raise InputError(f'{path}: [users."{user}"] role must be one of {", ".join(ROLES)}, not {role!r}')
-        if not isinstance(password_hash, str) or not password_hash.startswith("$argon2"):
+        if oidc is not None and password_hash is not None:
+            raise InputError(f'{path}: [users."{user}"] password_hash: with [oidc] the identity provider '
+                             "checks who signs in; remove the hash")
+        if oidc is None and (not isinstance(password_hash, str) or not password_hash.startswith("$argon2")):
             raise InputError(f'{path}: [users."{user}"] password_hash must come from `adoption hash-password`')
+        if user.lower() in accounts:
+            raise InputError(f'{path}: [users."{user}"] appears twice (user names ignore case)')
         accounts[user.lower()] = Account(user.lower(), password_hash, role)
-    return accounts
+    return AuthFile(accounts, oidc)
 
 
 class _Verifier:
@@ -135,13 +153,17 @@ def signed_in_user() -> str:
     return flask.request.authorization.username.lower()
 
 
-def require_sign_in(app: dash.Dash, accounts: dict[str, Account]) -> None:
-    """Protect every route of the app and scope what each user sees to their role."""
-    _BasicAuth(app, auth_func=_Verifier(accounts), secret_key=os.environ.get("ADOPTION_SECRET_KEY",
-                                                                             secrets.token_hex(32)))
+def require_sign_in(app: dash.Dash, auth: AuthFile) -> None:
+    """Protect every route of the app and scope what each user sees to their role: single sign-on
+    when the auth file names an OpenID Connect provider, HTTP Basic otherwise."""
+    if auth.oidc is not None:
+        require_oidc_sign_in(app, auth.oidc, {account.user: account.role for account in auth.accounts.values()})
+        return
+    _BasicAuth(app, auth_func=_Verifier(auth.accounts),
+               secret_key=os.environ.get("ADOPTION_SECRET_KEY", secrets.token_hex(32)))
 
     def who() -> Viewer:
-        account = accounts[signed_in_user()]
+        account = auth.accounts[signed_in_user()]
         return Viewer(account.user, account.role)
 
     scope_by(app, who)

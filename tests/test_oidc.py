@@ -11,12 +11,14 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
+import dash
 import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.support import adoption
+from dashboards.oidc_sign_in import OidcProvider, require_oidc_sign_in
 from tests.serving import CHROMIUM, CHROMIUM_ARGS, free_port, served
+from tests.support import adoption
 
 pytestmark = pytest.mark.slow
 
@@ -138,6 +140,20 @@ def test_the_request_to_the_provider_carries_pkce_state_and_nonce(sso: tuple[str
     assert set(query["scope"].split()) == {"openid", "email"}
     cookie = answer.headers["Set-Cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_the_session_cookie_is_secure_when_served_over_https(sso: tuple[str, str]) -> None:
+    """Behind TLS (a proxy that says so, or a server with a certificate) the cookie never travels
+    in the clear; here the app in-process, asked over https://, against the same provider."""
+    _, issuer = sso
+    app = dash.Dash(__name__)
+    app.layout = dash.html.Div()  # Dash refuses to serve without one
+    require_oidc_sign_in(app, OidcProvider(issuer, CLIENT_ID, SECRET), {"csm0@vendor.example": "csm"})
+    answer = app.server.test_client().get("/auth/sign-in", base_url="https://radar.vendor.example")
+    assert answer.status_code == 302
+    cookie = answer.headers["Set-Cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    assert "redirect_uri=https%3a%2f%2fradar.vendor.example%2fauth%2fcallback" in answer.headers["Location"].lower()
 
 
 def test_a_callback_with_a_forged_state_signs_no_one_in(sso: tuple[str, str]) -> None:

@@ -1,7 +1,6 @@
 """Session fixtures: the hand-made tiny input built once, and the demo cache.
 
-The helpers themselves live in tests/support/; they are imported here too, so that the
-modules still importing them from conftest keep working until they switch.
+The helpers themselves live in tests/support/.
 """
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.build import build
-from tests.support import ADOPTION, FIXTURES, TINY, adoption, rows, table_contents  # noqa: F401 - see above
-from tests.support.demos import DemoCache, built_demo, fingerprint  # noqa: F401 - see above
+from tests.support import TINY
+from tests.support.demos import DemoCache, fingerprint
 
 pytest_plugins = ["pytester"]  # test_demo_cache runs a session inside the session
 

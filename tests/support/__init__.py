@@ -14,9 +14,13 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["ADOPTION", "FIXTURES", "READER", "TINY", "adoption", "copy_db", "copy_input", "rows", "table_contents"]
+__all__ = ["ADOPTION", "DATA", "FIXTURES", "READER", "ROOT", "TESTS", "TINY", "adoption", "copy_db", "copy_input",
+           "rows", "table_contents"]
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+TESTS = Path(__file__).parent.parent
+ROOT = TESTS.parent  # the repository
+FIXTURES = TESTS / "fixtures"  # hand-made inputs
+DATA = TESTS / "data"  # published data sets the models are checked against
 TINY = FIXTURES / "tiny"
 ADOPTION = str(Path(sys.executable).with_name("adoption"))
 

@@ -20,9 +20,10 @@ from metrics.vocabulary import FLAGGED
 from metrics.quiet.return_model import fit_return_model
 from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build import build
+from tests.support import DATA
 
 pytestmark = pytest.mark.slow
-SAMPLE = Path(__file__).parent / "data" / "cdnow" / "CDNOW_sample.txt"
+SAMPLE = DATA / "cdnow" / "CDNOW_sample.txt"
 
 
 def _cdnow_input(folder: Path) -> Path:

@@ -1,7 +1,7 @@
 """Every page's layout and callbacks, called as plain functions inside a request, against
 a small demo build: what a reader sees, checked against the tables it comes from.
 
-`full` holds the later stages' tables as hand-made stand-ins (tests/serving.py), so the
+`full` holds the later stages' tables as hand-made stand-ins (tests/support/serving.py), so the
 expected sentences are exact; `bare` lacks them; `built` is whatever the build makes today.
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dash import no_update
 from dash.development.base_component import Component
 from plotly.utils import PlotlyJSONEncoder
 
-from tests.conftest import rows
-from tests.serving import FORMULA_ROLE, MARKUP_NAME, find, ids, page_dbs, page_module, request_for, text, walk
+from tests.support import rows
+from tests.support.serving import FORMULA_ROLE, MARKUP_NAME, find, ids, page_dbs, page_module, request_for, text, walk
 
 UNREADABLE = "could not be read"
 OUTDATED = "lacks a table or column"

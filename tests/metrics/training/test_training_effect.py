@@ -13,12 +13,15 @@ import pytest
 
 from metrics.estimators.staggered_did import aggregate_dynamic, group_time_att, pretrend_test
 from metrics.training.training_effect import EVENT_WEEKS, PANEL, balanced_panel, did_rows, site_week_rates
-from metrics.training.training_survival import MIN_AT_RISK, USERS_SQL, first_training_weeks, risk_intervals
+from metrics.training.training_survival import MIN_AT_RISK, first_training_weeks, risk_intervals
+from pipelines.sql_runner import load_models
 from metrics.training.training_tests import hazard_ratio_row
-from tests.conftest import built_demo
-from tests.test_site_cox import phreg
+from tests.support.demos import DemoCache
+from tests.support.reference_cox import phreg
 
 AS_OF = date(2024, 6, 3)
+# core.users_at_risk is a view the build drops after use: the tests run its SQL on the finished file
+USERS_AT_RISK = next(m.sql for m in load_models() if m.qualified_name == "core.users_at_risk")
 
 
 def _monday(weeks_before_as_of: int) -> date:
@@ -110,15 +113,16 @@ def test_no_hazard_ratio_without_an_event_on_both_sides() -> None:
 
 # ---- planted truth --------------------------------------------------------------------------
 
-DEMOS = [(7, 2000, 30), (23, 1200, 20)]  # seed, users, sites
+# seed, users, sites; slow: each is a demo built with every stage, and checked against its truth
+DEMOS = [pytest.param(demo, id=f"seed{demo[0]}-{demo[1]}users", marks=pytest.mark.slow)
+         for demo in [(7, 2000, 30), (23, 1200, 20)]]
 
 
-@pytest.fixture(scope="module", params=DEMOS, ids=lambda d: f"seed{d[0]}-{d[1]}users")
-def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+@pytest.fixture(scope="module", params=DEMOS)
+def demo(request: pytest.FixtureRequest, demos: DemoCache) -> dict:
     seed, users, sites = request.param
-    folder = tmp_path_factory.mktemp(f"training{seed}")
-    db = built_demo(folder, users=users, sites=sites, seed=seed)
-    with duckdb.connect(str(db), read_only=True) as con:
+    built = demos(seed=seed, users=users, sites=sites)
+    with duckdb.connect(str(built.db), read_only=True) as con:
         effect = con.sql("select * from training_effect").pl()
         tests = con.sql("select * from training_tests").pl()
         survival = con.sql("select * from training_survival").pl()
@@ -126,8 +130,8 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         [(as_of,)] = con.execute("select as_of from core.build_window").fetchall()
         first_training = first_training_weeks(con)
         site_weeks = con.sql("select site_id, week, users, active_users from site_weeks").pl()
-        intervals = risk_intervals(con.sql(USERS_SQL).pl(), first_training, as_of)
-    truth = pl.read_csv(folder / "input" / "truth_training.csv")
+        intervals = risk_intervals(con.sql(USERS_AT_RISK).pl(), first_training, as_of)
+    truth = pl.read_csv(built.input / "truth_training.csv")
     return {"effect": effect, "tests": tests, "survival": survival, "truth": truth,
             "panel": balanced_panel(site_week_rates(site_weeks), first_training), "intervals": intervals}
 

@@ -40,7 +40,7 @@ def _hammer(url: str, stop: threading.Event, outcomes: list[int]) -> None:
 
 
 def test_app_and_reader_keep_working_while_the_file_is_rebuilt(tmp_path: Path) -> None:
-    from tests.serving import served
+    from tests.support.serving import served
 
     source, db, stop_reader = tmp_path / "input", tmp_path / "x.duckdb", tmp_path / "stop"
     shutil.copytree(TINY, source)

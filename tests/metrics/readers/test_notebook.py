@@ -7,10 +7,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.serving import served
+from tests.support import ROOT
 from tests.support.demos import DemoCache
+from tests.support.serving import served
 
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "cohorts.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "cohorts.ipynb"
 
 
 pytestmark = pytest.mark.slow

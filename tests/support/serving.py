@@ -22,14 +22,15 @@ from dash import Dash
 from dash.development.base_component import Component
 
 from dashboards.access import scope_to_sites
-from tests.conftest import ADOPTION, built_demo
+from tests.support import ADOPTION, TESTS
+from tests.support.demos import built_demo
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = TESTS / "artifacts"
 
 
 def free_port() -> int:

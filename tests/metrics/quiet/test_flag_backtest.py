@@ -25,7 +25,7 @@ from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build import build
 from pipelines.demo.generate import write_demo
 from tests.support import rows
-from tests.serving import page_module, request_for, text
+from tests.support.serving import page_module, request_for, text
 
 COLUMNS = ["cut_week", "method", "horizon_weeks", "users", "flagged", "came_back", "new_flags", "new_came_back",
            "gone_recall", "median_weeks_silent_when_flagged"]

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.support import rows
-from tests.serving import (
+from tests.support.serving import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -30,8 +29,9 @@ from metrics.estimators.staggered_did import (
     twfe,
     wald_test,
 )
+from tests.support import DATA
 
-MPDTA = Path(__file__).parent / "data" / "mpdta" / "mpdta.csv"
+MPDTA = DATA / "mpdta" / "mpdta.csv"
 MPDTA_COLUMNS = PanelColumns(
     unit="countyreal", period="year", outcome="lemp", first_treated="first.treat"
 )

@@ -9,9 +9,10 @@ import pytest
 
 from metrics.readers.data_dictionary import markdown
 from metrics.readers.store import reading
-from tests.conftest import built_demo
+from tests.support import ROOT
+from tests.support.demos import DemoCache
 
-README = Path(__file__).parent.parent / "README.md"
+README = ROOT / "README.md"
 
 # CONTRACT.md, "Output tables": at least these columns
 CONTRACT = {
@@ -30,8 +31,8 @@ CONTRACT = {
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_demo(tmp_path_factory.mktemp("comments"), users=400, sites=10, seed=5)
+def demo_db(demos: DemoCache) -> Path:
+    return demos(seed=5, users=400, sites=10).db
 
 
 @pytest.mark.parametrize("table", CONTRACT)

@@ -11,7 +11,8 @@ import pytest
 
 from metrics.sites.site_health import beta_binomial_shrink, site_facts, site_health
 from pipelines.sql_runner import load_models, run_models
-from tests.conftest import built_demo, rows
+from tests.support import rows
+from tests.support.demos import DemoCache
 
 AS_OF = date(2024, 6, 3)
 WEEKS = [AS_OF - timedelta(weeks=w) for w in range(11, -1, -1)]  # the 12 weeks up to as_of, oldest first
@@ -181,17 +182,18 @@ def test_a_tiny_site_does_not_top_the_risk_list_by_noise() -> None:
 
 # ---- planted truth ------------------------------------------------------------------------
 
-DEMOS = [(7, 2000, 30), (11, 3000, 40)]  # seed, users, sites
+# seed, users, sites; slow: each is a demo built with every stage, and checked against its truth
+DEMOS = [pytest.param(demo, id=f"seed{demo[0]}-{demo[1]}users", marks=pytest.mark.slow)
+         for demo in [(7, 2000, 30), (11, 3000, 40)]]
 
 
-@pytest.fixture(scope="module", params=DEMOS, ids=lambda d: f"seed{d[0]}-{d[1]}users")
-def planted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+@pytest.fixture(scope="module", params=DEMOS)
+def planted(request: pytest.FixtureRequest, demos: DemoCache) -> pl.DataFrame:
     seed, users, sites = request.param
-    folder = tmp_path_factory.mktemp(f"health{seed}")
-    db = built_demo(folder, users=users, sites=sites, seed=seed)
-    health = pl.DataFrame(rows(db, "select site_id, health_score, risk from site_health"),
+    demo = demos(seed=seed, users=users, sites=sites)
+    health = pl.DataFrame(rows(demo.db, "select site_id, health_score, risk from site_health"),
                           schema=["site_id", "health_score", "risk"], orient="row")
-    truth = pl.read_csv(folder / "input" / "truth_sites.csv").select("site_id", "is_struggling")
+    truth = pl.read_csv(demo.input / "truth_sites.csv").select("site_id", "is_struggling")
     return health.join(truth, on="site_id")
 
 

@@ -14,8 +14,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from dashboards.throttle import SignInThrottle
-from tests.conftest import ADOPTION, adoption
-from tests.serving import served
+from tests.support import ADOPTION, adoption
+from tests.support.serving import served
 
 # tests/fixtures/tiny/sites.csv: s1 belongs to csm0; s2 and s3 to csm1
 PASSWORDS = {"csm0@vendor.example": "north-pass", "csm1@vendor.example": "south-pass", "exec@vendor.example": "exec-pass"}

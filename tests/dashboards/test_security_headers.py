@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.serving import served
+from tests.support.serving import served
 
 PATHS = ["/", "/sites", "/_dash-layout", "/_dash-dependencies", "/assets/bootstrap.min.css", "/no-such-page"]
 

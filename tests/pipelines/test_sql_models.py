@@ -18,7 +18,7 @@ from metrics.sites.site_health import RECENT_WEEKS, TREND_WEEKS, site_facts
 from metrics.stages import BUILD_STAGES
 from pipelines.build import build
 from pipelines.sql_runner import Model, load_models, run_models
-from tests.conftest import TINY
+from tests.support import TINY
 
 MACROS = {"core.user_facts": ["window_end"], "core.user_tickets": ["window_end"],
           "core.site_facts": ["as_of", "recent_weeks", "trend_weeks"]}

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from statsmodels.duration.hazard_regression import PHReg
 
 from metrics.estimators.site_cox import MonotoneLikelihoodError, SiteCox
+from tests.support.reference_cox import phreg
 
 PLANTED_HAZARD_RATIO = 0.6
 
@@ -50,15 +50,6 @@ def planted_rows(seed: int = 11, n_users: int = 3000, n_sites: int = 8, n_weeks:
 def fit(rows: pl.DataFrame):
     return SiteCox(rows, exposure="trained", site="site_id", start="start", stop="stop", event="event",
                    unit="user_id").fit()
-
-
-def phreg(rows: pl.DataFrame):
-    """PHReg on the rows with a dummy per site but the first. PHReg counts a row at risk from
-    its entry time on, so entry + 0.5 gives it the (start, stop] of whole weeks."""
-    site = rows["site_id"].to_numpy()
-    design = np.column_stack([rows["trained"], site[:, None] == np.unique(site)[None, 1:]]).astype(float)
-    return PHReg(rows["stop"].to_numpy().astype(float), design, status=rows["event"].to_numpy().astype(float),
-                 entry=rows["start"].to_numpy() + 0.5, ties="efron").fit()
 
 
 @pytest.fixture(scope="module")

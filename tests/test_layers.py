@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parent.parent
+from tests.support import ROOT
+
 DRAWING = {"dash", "dash_ag_grid", "dash_bootstrap_components", "plotly", "flask"}
 
 

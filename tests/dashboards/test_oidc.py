@@ -17,12 +17,12 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from dashboards.oidc_sign_in import OidcProvider, require_oidc_sign_in
-from tests.serving import CHROMIUM, CHROMIUM_ARGS, free_port, served
-from tests.support import adoption
+from tests.support import TESTS, adoption
+from tests.support.serving import CHROMIUM, CHROMIUM_ARGS, free_port, served
 
 pytestmark = pytest.mark.slow
 
-PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
+PROVIDER_DIR = TESTS / "oidc_provider"
 CLIENT_ID, SECRET_VARIABLE, SECRET = "adoption-radar", "ADOPTION_TEST_OIDC_SECRET", "test-client-secret"
 TIMEOUT = 20_000
 # tests/fixtures/tiny/sites.csv: s1 (North Clinic) belongs to csm0; s2 (South) and s3 (Empty) to csm1.

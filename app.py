@@ -15,7 +15,7 @@ DEMO_INPUT = DATA_DIR / "demo"
 DEMO_DB = DATA_DIR / "adoption.duckdb"
 
 
-def create_app(db_path: Path):
+def create_app(db_path: Path, reviews_path: Path | None = None):
     """The Dash shell: pages from dashboards/pages/, navigation from the page registry, no data.
 
     Bootstrap's stylesheet is served from dashboards/assets, not a CDN: the app works
@@ -28,6 +28,8 @@ def create_app(db_path: Path):
     from dash import html
 
     from dashboards.headers import add_security_headers
+    from dashboards.review_store import use_store
+    from metrics.reviews.store import default_path
 
     app = dash.Dash(
         __name__,
@@ -38,6 +40,7 @@ def create_app(db_path: Path):
         suppress_callback_exceptions=True,
     )
     app.server.config["ADOPTION_DB"] = str(db_path)
+    use_store(app, reviews_path or default_path(db_path))
     add_security_headers(app)
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     links = [

@@ -102,8 +102,11 @@ def build(
         datetime | None,
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Report on the week of this date."),
     ] = None,
+    reviews: Annotated[Path | None, typer.Option(
+        help="The reviews store whose actions the build copies; default: beside the database.")] = None,
 ) -> None:
     """Load, validate and model an input folder into the DuckDB file."""
+    from metrics.reviews.store import default_path
     from metrics.stages import BUILD_STAGES
     from pipelines.build import build as run_build
 
@@ -113,7 +116,8 @@ def build(
         def on_step(description: str, step: int, total: int) -> None:
             progress.update(task, description=description, completed=step, total=total)
 
-        summary = run_build(input_dir, db, as_of.date() if as_of else None, stages=BUILD_STAGES, on_step=on_step)
+        summary = run_build(input_dir, db, as_of.date() if as_of else None, stages=BUILD_STAGES, on_step=on_step,
+                            reviews_path=reviews or default_path(db))
         progress.update(task, description="done", completed=progress.tasks[0].total)
     _print_build_summary(summary)
 
@@ -202,6 +206,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
     auth: Annotated[Path | None, typer.Option(
         help="TOML file of users and roles: with password hashes, or with an [oidc] table for single sign-on.")] = None,
+    reviews: Annotated[Path | None, typer.Option(
+        help="The reviews store (CSM actions, access log); default: beside the database.")] = None,
 ) -> None:
     """Serve the dashboard over the DuckDB file, opened read-only."""
     if auth is None and not _is_loopback(host):
@@ -214,11 +220,31 @@ def serve(
     from dashboards.sign_in import load_auth_file, require_sign_in
 
     sign_in = load_auth_file(auth) if auth is not None else None  # a bad file stops us before the app loads
-    app = create_app(db)
+    app = create_app(db, reviews)
     if sign_in is not None:
         require_sign_in(app, sign_in)
     err.print(f"Serving {db} at http://{host}:{port}/ (Ctrl+C to stop)")
     waitress_serve(app.server, host=host, port=port, threads=8)
+
+
+@cli.command()
+@_user_facing
+def audit(
+    reviews: Annotated[Path, typer.Option(help="The reviews store (beside the database by default: NAME.reviews.sqlite).")],
+    since: Annotated[
+        datetime | None, typer.Option("--since", formats=["%Y-%m-%d"], help="Only entries from this day on.")
+    ] = None,
+) -> None:
+    """Print the access log: who viewed which site, downloaded which list, changed which review."""
+    from metrics.reviews.store import ReviewStore
+
+    if not reviews.is_file():
+        raise InputError(f"{reviews}: no such reviews store")
+    log = ReviewStore(reviews).access_log(since.date() if since else None)
+    table = Table("when (UTC)", "who", "what", "site", "users", "detail", title=f"Access log: {log.height} entries")
+    for at, who, kind, site, users, detail in log.select("at", "who", "kind", "site_id", "users", "detail").rows():
+        table.add_row(f"{at:%Y-%m-%d %H:%M:%S}", who, kind, site or "", "" if users is None else str(users), detail or "")
+    out.print(table)
 
 
 @cli.command("hash-password")

@@ -17,7 +17,9 @@ from flask import current_app
 from metrics.readers.site_owners import sites_owned_by
 
 ROLES = ("csm", "executive", "analyst")
-_SITES_FOR_REQUEST = "ADOPTION_SITES_FOR_REQUEST"  # the app's own setting: set here, read here
+_SITES_FOR_REQUEST = "ADOPTION_SITES_FOR_REQUEST"  # the app's own settings: set here, read here
+_WHO = "ADOPTION_WHO"
+LOCAL_VIEWER = "local"  # who the access log names when there is no sign-in (loopback only)
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,24 @@ class Viewer:
 def scope_by(app: dash.Dash, who: Callable[[], Viewer]) -> None:
     """From now on every request of `app` sees what `who()` (the person signed in to it) may see."""
     app.server.config[_SITES_FOR_REQUEST] = lambda con: who().sites(con)
+    app.server.config[_WHO] = who
 
 
 def scope_to_sites(app: dash.Dash, sites: list[str] | None) -> None:
     """Every request sees these sites (None: all): a fixed scope, for tests of what pages show."""
     app.server.config[_SITES_FOR_REQUEST] = None if sites is None else (lambda con: list(sites))
+
+
+def current_viewer() -> Viewer | None:
+    """Who is asking (None without sign-in, where everyone sees every site)."""
+    who = current_app.config.get(_WHO)
+    return None if who is None else who()
+
+
+def viewer_name() -> str:
+    """The name the access log and the reviews store record for the current request."""
+    viewer = current_viewer()
+    return LOCAL_VIEWER if viewer is None else viewer.user
 
 
 def visible_sites(con: duckdb.DuckDBPyConnection) -> list[str] | None:

@@ -124,6 +124,7 @@ def build(
     as_of: date | None = None,
     stages: Sequence[Stage] = (),
     on_step: OnStep = lambda description, step, total: None,
+    reviews_path: Path | None = None,
 ) -> BuildSummary:
     """Build db_path from input_dir; raise InputError when the input is unusable."""
     clock = time.perf_counter()
@@ -150,7 +151,7 @@ def build(
         if window_as_of is None:
             raise InputError(f"{input_dir}: the events input has no usable event, so there is no week to report on")
         duplicate_events = _scalar(con, "select sum(deliveries - events) from core.event_days")
-        context = BuildContext(con, window_as_of)
+        context = BuildContext(con, window_as_of, reviews_path)
         for name, stage in stages:
             on_step(name, next(step), total)
             stage(context)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -28,6 +29,7 @@ def week_end(as_of: date) -> datetime:
 class BuildContext:
     con: duckdb.DuckDBPyConnection
     as_of: date  # the Monday of the last week reported on
+    reviews_path: Path | None = None  # the reviews store whose actions the build copies, if any
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

@@ -43,6 +43,7 @@ def scope_by(app: dash.Dash, who: Callable[[], Viewer]) -> None:
 def scope_to_sites(app: dash.Dash, sites: list[str] | None) -> None:
     """Every request sees these sites (None: all): a fixed scope, for tests of what pages show."""
     app.server.config[_SITES_FOR_REQUEST] = None if sites is None else (lambda con: list(sites))
+    app.server.config.pop(_WHO, None)
 
 
 def current_viewer() -> Viewer | None:
@@ -55,6 +56,13 @@ def viewer_name() -> str:
     """The name the access log and the reviews store record for the current request."""
     viewer = current_viewer()
     return LOCAL_VIEWER if viewer is None else viewer.user
+
+
+def may_see_server_paths() -> bool:
+    """Where files live on the server is for the people who run it: an analyst, or whoever uses
+    the app on this machine without sign-in; a CSM or an executive sees file names only."""
+    viewer = current_viewer()
+    return viewer is None or viewer.role == "analyst"
 
 
 def visible_sites(con: duckdb.DuckDBPyConnection) -> list[str] | None:

@@ -5,6 +5,7 @@ comments the build wrote into it."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import dash
 import dash_ag_grid as dag
@@ -14,7 +15,7 @@ from dash import html
 from flask import current_app
 
 from dashboards import ui
-from dashboards.access import visible_sites
+from dashboards.access import may_see_server_paths, visible_sites
 from dashboards.wording import count, day, moment, share
 from metrics.readers.backtest_views import HORIZON_WEEKS, MIN_HISTORY_WEEKS, backtest_rows, pooled
 from metrics.readers.build_views import quarantine_by_reason, quarantined_rows, recent_builds
@@ -74,6 +75,7 @@ def _builds(builds: pl.DataFrame) -> html.Section:
 
 
 def _quarantine(reasons: pl.DataFrame, rejected: pl.DataFrame) -> html.Section:
+    paths = may_see_server_paths()
     title = "Rows the build could not use"
     total = reasons["n_rows"].sum()
     if total == 0:
@@ -89,13 +91,13 @@ def _quarantine(reasons: pl.DataFrame, rejected: pl.DataFrame) -> html.Section:
                  id=DATA_QUARANTINE_SUMMARY, numeric=[2]),
         dag.AgGrid(
             id=DATA_QUARANTINE_ROWS,
-            rowData=rejected.select("file", "row_number", "reason", "raw", "source_file").to_dicts(),
+            rowData=rejected.select("file", "row_number", "reason", "raw", *(["source_file"] if paths else [])).to_dicts(),
             columnDefs=[
                 {"field": "file", "headerName": "File", "minWidth": 140},
                 {"field": "row_number", "headerName": "Row", "filter": "agNumberColumnFilter", "minWidth": 90},
                 {"field": "reason", "headerName": "Reason", "flex": 1, "minWidth": 260, **ui.WRAPPED},
                 {"field": "raw", "headerName": "Values", "flex": 2, "minWidth": 320, **ui.WRAPPED},
-                {"field": "source_file", "headerName": "Path", "hide": True},
+                *([{"field": "source_file", "headerName": "Path", "hide": True}] if paths else []),
             ],
             defaultColDef={"sortable": True, "filter": True, "resizable": True},
             dashGridOptions={"domLayout": "autoHeight", "pagination": True, "paginationPageSize": 10,
@@ -186,6 +188,7 @@ def _recall_words(totals: pl.DataFrame) -> str:
 
 def _notebook(tables: pl.DataFrame, columns: pl.DataFrame) -> html.Section:
     path = current_app.config["ADOPTION_DB"]
+    path = path if may_see_server_paths() else Path(path).name  # the server's folders are not a CSM's business
     code = (
         "import duckdb\n\n"
         f"con = duckdb.connect({path!r}, read_only=True)\n"

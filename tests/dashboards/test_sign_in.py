@@ -172,3 +172,22 @@ def test_serving_beyond_loopback_needs_sign_in(tiny_db: Path, auth_file: Path, t
     bad.write_text('[users."x@vendor.example"]\npassword_hash = "plain"\nrole = "csm"\n')
     result = adoption("serve", "--db", str(tiny_db), "--auth", str(bad))
     assert result.returncode == 2 and "bad.toml" in result.stderr and "hash-password" in " ".join(result.stderr.split())
+
+
+def test_nothing_of_the_server_leaks_to_a_csm(tiny_db: Path, auth_file: Path, tmp_path: Path) -> None:
+    """/data names the file but not the server's folders for a CSM (an analyst-less auth file: the
+    executive sees names only too); errors answer without a traceback or a path."""
+    folder = str(tiny_db.parent)
+    with served(tiny_db, "--auth", str(auth_file), "--reviews", str(tmp_path / "r.sqlite"), needs_auth=True) as url:
+        status, page = _page_callback(url, "csm0@vendor.example", "/data")
+        assert status == 200 and tiny_db.name in page
+        assert folder not in page and '"field":"source_file"' not in page.replace(" ", "")
+        broken = [
+            _request(url + "/_dash-update-component", "csm0@vendor.example", "north-pass", body={"output": "x"}),
+            _request(url + "/_dash-update-component", "csm0@vendor.example", "north-pass", body={"inputs": 5}),
+            _request(url + "/assets/../../../etc/passwd", "csm0@vendor.example", "north-pass"),
+            _request(url + "/_dash-component-suites/no/such.js", "csm0@vendor.example", "north-pass"),
+        ]
+    for status, body in broken:
+        assert status >= 400
+        assert "Traceback" not in body and folder not in body and ".py" not in body and "/work" not in body

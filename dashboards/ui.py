@@ -20,6 +20,8 @@ from dash import dcc, html
 from dash.development.base_component import Component
 from flask import current_app
 
+from dashboards.access import viewer_name
+from dashboards.review_store import review_store
 from dashboards.wording import day, moment
 from metrics.readers.store import BuildInfo, latest_build, reading
 
@@ -66,6 +68,12 @@ def guarded(build: Callable[..., Component]) -> Callable[..., Component]:
             return notice(UNREADABLE, tone="danger")
 
     return run
+
+
+def log_access(kind: str, site_id: str | None = None, users: int | None = None, detail: str | None = None) -> None:
+    """Write what the person asking saw or did to the access log, before it is shown: a security
+    review asks who looked at which site and list (`adoption audit` prints it)."""
+    review_store().log_access(viewer_name(), kind, site_id, users, detail)
 
 
 def build_info(con: duckdb.DuckDBPyConnection) -> BuildInfo | None:

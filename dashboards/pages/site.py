@@ -19,8 +19,9 @@ import polars as pl
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import ui
-from dashboards.access import visible_sites
+from dashboards.access import viewer_name, visible_sites
 from dashboards.csv_export import spreadsheet_safe_csv
+from dashboards.review_store import review_store
 from dashboards.wording import STATUS_LABELS, count, day, moment, share
 from metrics.readers.catalog import has_table
 from metrics.vocabulary import STATUSES
@@ -38,6 +39,7 @@ from metrics.readers.site_views import (
     training_sessions,
 )
 from metrics.readers.store import BuildInfo
+from metrics.reviews.queue import OUTCOME_LABELS, read_reviews, with_review_state
 
 dash.register_page(__name__, path_template="/sites/<site_id>", name="Site", title="Adoption Radar: site", nav=False)
 
@@ -50,6 +52,7 @@ SITE_DOWNLOAD_STATUS = "site-download-status"
 SITE_TICKETS = "site-tickets"
 SITE_TICKET_LIST = "site-ticket-list"
 SITE_TRAINING = "site-training"
+SITE_NEW = "site-new"
 
 LATEST_TICKETS = 10
 
@@ -70,6 +73,8 @@ def layout(site_id: str | None = None, **_other: str) -> html.Div:
         users = site_users(con, key, sites=sites) if has_table(con, "user_status") else None
         tickets = site_tickets(con, key, info.as_of, sites=sites)
         sessions = training_sessions(con, key, info.as_of, sites=sites)
+    flagged = None if users is None else _reviewed(flagged_users(users), key, info.as_of)
+    ui.log_access("site_view", key, 0 if flagged is None else flagged.height)
     return ui.page(
         profile["name"],
         info,
@@ -77,10 +82,16 @@ def layout(site_id: str | None = None, **_other: str) -> html.Div:
         dbc.Breadcrumb(items=[{"label": "Sites", "href": "/sites"}, {"label": profile["name"], "active": True}]),
         _summary(profile, health, None if users is None else status_counts(users)),
         _trend(trend, None if users is None else drop_weeks(users)),
-        _flagged(None if users is None else flagged_users(users)),
+        _flagged(flagged),
         dbc.Row([dbc.Col(_tickets(ticket_categories(tickets, info.as_of), tickets.head(LATEST_TICKETS)), lg=7),
                  dbc.Col(_training(sessions), lg=5)]),
     )
+
+
+def _reviewed(flagged: pl.DataFrame, site_id: str, as_of: date) -> pl.DataFrame:
+    """The site's flags with where each stands for the person asking (the store's review state)."""
+    return with_review_state(flagged.with_columns(pl.lit(site_id).alias("site_id")), read_reviews(review_store()),
+                             viewer_name(), date.today(), as_of)
 
 
 def _not_found(info: BuildInfo | None) -> html.Div:
@@ -160,8 +171,24 @@ def _grid_rows(users: pl.DataFrame) -> list[dict[str, Any]]:
         pl.col("last_active_at").dt.strftime("%Y-%m-%d"),
         pl.col("last_ticket_at").dt.strftime("%Y-%m-%d"),
         pl.when(pl.col("trained")).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("trained"),
+        review_label(),
         "reason",
     ).to_dicts()
+
+
+def review_label() -> pl.Expr:
+    """Where a flag stands, in words: contacted (with the outcome), snoozed until a date, held back
+    by the experiment, new, or back to review (a snooze over, or named in a digest)."""
+    outcome = pl.col("outcome").replace_strict(OUTCOME_LABELS, default=pl.col("outcome"))
+    return (
+        pl.when(pl.col("review_state") == "contacted").then(pl.lit("contacted: ") + outcome)
+        .when((pl.col("review_state") == "snoozed") & ~pl.col("due"))
+        .then(pl.lit("snoozed until ") + pl.col("snoozed_until").dt.strftime("%Y-%m-%d"))
+        .when(pl.col("held_back")).then(pl.lit("held back (experiment)"))
+        .when(pl.col("new")).then(pl.lit("new"))
+        .otherwise(pl.lit("to review"))
+        .alias("review")
+    )
 
 
 # Dates as ISO text with a text filter: "2026-09" finds September.
@@ -173,6 +200,7 @@ COLUMNS = [
     {"field": "last_active_at", "headerName": "Last active", "width": 120, "cellDataType": "text"},
     {"field": "last_ticket_at", "headerName": "Last ticket", "width": 120, "cellDataType": "text"},
     {"field": "trained", "headerName": "Trained", "width": 95},
+    {"field": "review", "headerName": "Review", "width": 150, **ui.WRAPPED},
     {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 280, **ui.WRAPPED},
 ]
 
@@ -186,6 +214,7 @@ def _flagged(users: pl.DataFrame | None) -> html.Section:
         return ui.section(title, ui.notice("Nobody at this site is quiet or silently churned right now."),
                           id=SITE_USERS)
     n_silent = users.filter(pl.col("status") == "silent_churn").height
+    n_new = users.filter(pl.col("new")).height
     return ui.section(
         title,
         html.P(
@@ -193,6 +222,8 @@ def _flagged(users: pl.DataFrame | None) -> html.Section:
             f"(silently churned) and {count(users.height - n_silent)} faded (quiet). Longest silent first; "
             "sort or filter any column."
         ),
+        html.P([f"{count(n_new)} new for you. ", dcc.Link("Work them in your review queue", href="/queue"), "."],
+               id=SITE_NEW),
         dag.AgGrid(
             id=SITE_USERS,
             rowData=_grid_rows(users),
@@ -302,6 +333,7 @@ def download_outreach(_n_clicks: int | None, site_id: str | None) -> tuple[Any, 
         return no_update, ui.UNREADABLE
     as_of = info.as_of if info else date.today()
     text = spreadsheet_safe_csv(outreach_frame(profile, users))
+    ui.log_access("download", site_id, users.height, "outreach_csv")
     return dcc.send_string(text, outreach_filename(site_id, as_of), type="text/csv"), (
         f"Downloaded {count(users.height)} users."
     )

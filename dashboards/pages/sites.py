@@ -7,19 +7,25 @@ headers and links for screen readers and the keyboard, but each cell is a compon
 300 sites of them take longer to build than the page may take."""
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
+import duckdb
 import polars as pl
 from dash import Input, Output, callback, clientside_callback, dcc, html
 from dash.development.base_component import Component
 
 from dashboards import ui
-from dashboards.access import visible_sites
+from dashboards.access import viewer_name, visible_sites
+from dashboards.review_store import review_store
 from dashboards.wording import count, share
 from metrics.readers.catalog import has_table
+from metrics.readers.queue_views import queue_flags
 from metrics.readers.site_views import RISKS, filter_choices, site_list, site_ranking
+from metrics.readers.store import BuildInfo
+from metrics.reviews.queue import new_per_site, read_reviews, with_review_state
 
 dash.register_page(__name__, path="/sites", name="Sites", title="Adoption Radar: sites by risk", order=1)
 
@@ -29,6 +35,7 @@ SITES_RISK = "sites-risk"
 SITES_RANKING = "sites-ranking"
 SITES_TABLE = "sites-table"
 SITES_PAGER = "sites-pager"
+SITES_NEW = "sites-new"
 ALL = "all"  # the option that filters nothing (an empty value would show as a blank box)
 
 PAGE_SIZE = 50
@@ -64,15 +71,28 @@ def layout(owner: str | list[str] | None = None, region: str | list[str] | None 
         chosen = {key: value if value in choices[key] else None
                   for key, value in {"owner": _first(owner), "region": _first(region), "risk": _first(risk)}.items()}
         ranking = site_ranking(con, sites=sites, **chosen)
+        new = _new_for_you(con, sites, info)
     if ranking.is_empty() and not any(chosen.values()):
         return ui.page(TITLE, info, ui.notice("No site you can see has a risk score in this build."))
     return ui.page(
         TITLE,
         info,
+        html.P([f"{count(sum(new.values()))} flags new for you. ", dcc.Link("Open your review queue", href="/queue"),
+                "."], id=SITES_NEW),
         _filters(choices, chosen),
-        html.Div(_ranking(ranking, chosen, _page_number(page)), id=SITES_RANKING, **{"aria-live": "polite"}),
+        html.Div(_ranking(ranking, chosen, _page_number(page), new), id=SITES_RANKING, **{"aria-live": "polite"}),
         lead=LEAD,
     )
+
+
+def _new_for_you(con: duckdb.DuckDBPyConnection, sites: list[str] | None, info: BuildInfo | None) -> dict[str, int]:
+    """Per visible site, how many flags are new for the person asking (none without a build or
+    user_status)."""
+    if info is None or not has_table(con, "user_status"):
+        return {}
+    reviewed = with_review_state(queue_flags(con, sites=sites), read_reviews(review_store()), viewer_name(),
+                                 date.today(), info.as_of)
+    return new_per_site(reviewed)
 
 
 def _select(id: str, label: str, options: list[str], value: str | None) -> dbc.Col:
@@ -101,7 +121,7 @@ def _filters(choices: dict[str, list[str]], chosen: dict[str, str | None]) -> ht
     )
 
 
-def _ranking(ranking: pl.DataFrame, chosen: dict[str, str | None], page: int) -> list:
+def _ranking(ranking: pl.DataFrame, chosen: dict[str, str | None], page: int, new: dict[str, int]) -> list:
     if ranking.is_empty():
         return [ui.notice("No site matches these filters.")]
     pages = -(-ranking.height // PAGE_SIZE)
@@ -117,6 +137,7 @@ def _ranking(ranking: pl.DataFrame, chosen: dict[str, str | None], page: int) ->
             count(row["quiet_users"]),
             count(row["silent_churn_users"]),
             count(row["never_activated_users"]),
+            count(new.get(row["site_id"], 0)),
             row["drivers"] or "",
             row["region"] or "",
         ]
@@ -130,10 +151,10 @@ def _ranking(ranking: pl.DataFrame, chosen: dict[str, str | None], page: int) ->
             "Sites ranked by risk. Health score: higher is healthier. Active users are those active in the latest "
             "week, against the seats licensed.",
             ["#", "Site", "Risk", "Health score", "Active users / seats", "Quiet", "Silently churned",
-             "Never activated", "What pulls it down", "Region"],
+             "Never activated", "New for you", "What pulls it down", "Region"],
             rows,
             id=SITES_TABLE,
-            numeric=[0, 3, 5, 6, 7],
+            numeric=[0, 3, 5, 6, 7, 8],
         ),
         _pager(chosen, page, pages),
     ]
@@ -184,8 +205,10 @@ def filter_sites(owner: str | None, region: str | None, risk: str | None) -> lis
     never from the browser."""
     chosen = {"owner": _first(owner), "region": _first(region), "risk": _first(risk)}
     with ui.database() as con:
-        ranking = site_ranking(con, sites=visible_sites(con), **chosen)
-    return _ranking(ranking, chosen, 1)
+        sites = visible_sites(con)
+        ranking = site_ranking(con, sites=sites, **chosen)
+        new = _new_for_you(con, sites, ui.build_info(con))
+    return _ranking(ranking, chosen, 1, new)
 
 
 # The filters go into the address bar without a reload, so that the link can be shared;

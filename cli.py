@@ -247,6 +247,57 @@ def audit(
     out.print(table)
 
 
+@cli.command()
+@_user_facing
+def digest(
+    db: Annotated[Path, typer.Option(help="The DuckDB file written by `adoption build`.")],
+    auth: Annotated[Path, typer.Option(help="The auth file: everyone in it gets a digest, scoped by their role.")],
+    sender: Annotated[str, typer.Option("--from", help="The sender's address.")],
+    reviews: Annotated[Path | None, typer.Option(
+        help="The reviews store (actions, and what earlier digests sent); default: beside the database.")] = None,
+    smtp: Annotated[str | None, typer.Option(help="HOST:PORT of the mail server to send through.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Write RECIPIENT.eml files into this folder instead of sending: a preview, nothing recorded.")] = None,
+    base_url: Annotated[str, typer.Option(help="Where the app is served, for the links.")] = "http://127.0.0.1:8050",
+) -> None:
+    """Email everyone in the auth file a digest of the latest build: a CSM their own sites' new flags,
+    snoozes come due and sites whose risk got worse; others the portfolio. Once per person and build."""
+    from datetime import timezone
+
+    from dashboards.sign_in import load_auth_file
+    from dashboards.wording import training_sentence
+    from metrics.reviews.digest import Links
+    from metrics.reviews.digest_run import run_digests
+    from metrics.reviews.mailer import EmlFolder, SmtpOutbox
+    from metrics.reviews.store import ReviewStore, default_path
+
+    if (smtp is None) == (out_dir is None):
+        raise InputError("give exactly one of --smtp HOST:PORT (send) and --out DIR (write .eml files)")
+    if not db.is_file():
+        raise InputError(f"{db}: no such database; run `adoption build` first")
+    people = {account.user: account.role for account in load_auth_file(auth).accounts.values()}
+    if smtp is not None:
+        host, _, port = smtp.rpartition(":")
+        if not host or not port.isdigit():
+            raise InputError(f"--smtp {smtp}: expected HOST:PORT, such as localhost:25")
+        outbox = SmtpOutbox(host.strip("[]"), int(port))
+    else:
+        outbox = EmlFolder(out_dir)
+    store = ReviewStore(reviews or default_path(db))
+    run = run_digests(db, store, people, outbox, sender, Links(base_url), datetime.now(timezone.utc).date(),
+                      training_sentence, record=smtp is not None)
+    build = f"the build of {run.build.built_at:%d %b %Y %H:%M} UTC (as of the week of {run.build.as_of:%d %b %Y})"
+    verb = "Sent" if smtp is not None else f"Wrote into {out_dir} (a preview, nothing recorded)"
+    out.print(f"{verb}: {len(run.delivered)} digests of {build}.")
+    if run.already_sent:
+        out.print(f"Already sent for this build, so not again: {', '.join(run.already_sent)}.")
+    if run.failure:
+        err.print(Text.assemble(("error: ", "bold red"), run.failure), soft_wrap=True)
+        err.print(f"Not sent: {', '.join(run.pending)}. Those sent are recorded; run again to send the rest.",
+                  soft_wrap=True)
+        raise typer.Exit(2)
+
+
 @cli.command("hash-password")
 @_user_facing
 def hash_password() -> None:

@@ -80,6 +80,17 @@ MIGRATIONS: list[str] = [
         at text not null
     );
     """,
+    # 2: each build's site risks, written by `adoption digest` before it sends, so the next
+    # digest can say which sites got worse since the build of a person's previous one (the
+    # analytics file keeps only today's risk; a build replaces it).
+    """
+    create table build_site_risks (
+        build_run_id text not null,
+        site_id text not null,
+        risk text,                        -- high, medium or low, or null for a site without a score
+        primary key (build_run_id, site_id)
+    );
+    """,
 ]
 
 

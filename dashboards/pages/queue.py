@@ -138,8 +138,7 @@ def _grid(queue: pl.DataFrame) -> dag.AgGrid:
         columnDefs=COLUMNS,
         defaultColDef={"resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True},
         dashGridOptions={"domLayout": "autoHeight", "ensureDomOrder": True, "enableCellTextSelection": True,
-                         "rowSelection": {"mode": "multiRow", "enableClickSelection": True},
-                         "overlayNoRowsTemplate": "Nothing to review today."},
+                         "rowSelection": {"mode": "multiRow", "enableClickSelection": True}},
         selectedRows=[],
         style={"height": None},
     )

@@ -63,9 +63,11 @@ def run_digests(db: Path, store: ReviewStore, people: dict[str, str], outbox: Ou
         digests = [_digest(con, store, reviews, person, role, build, current, links, today, training_sentence)
                    for person, role in people.items() if person.lower() not in had_this_build]
     run.pending = [digest.recipient for digest in digests]
+    if not digests:  # everyone had this build's: no need for the server at all
+        return run
     try:
         with outbox:
-            if record and digests:
+            if record:
                 remember_build_risks(store, build.run_id, current)  # facts of the build, not of who was told
             for digest in digests:
                 outbox.send(email_message(digest, sender))

@@ -3,10 +3,14 @@
     python benchmarks/app_latency.py                 # builds the 50,000-user demo once, then measures
     python benchmarks/app_latency.py --db FILE       # measures an existing build
 
+Every page is served with a reviews store of --actions CSM actions (made once, beside the
+demo, from the build's flags), since pages read it for review state and write the access log.
+
 A script, not a test: it starts `adoption serve` on 127.0.0.1, then for a bounded number
 of rounds sends each page's requests as the browser does (the page router's callback,
 which runs the page's layout, and the page's own callbacks) and times them. The target is
-p95 <= 150 ms per request; `--check` exits 1 when a request misses it. Only loopback
+p95 <= 150 ms per request, and 50 ms for /queue (a CSM's first page every morning);
+`--check` exits 1 when a request misses its target. Only loopback
 traffic; the loop stops after --rounds rounds or --max-seconds, whichever comes first.
 """
 from __future__ import annotations
@@ -25,10 +29,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from datetime import date, timedelta
+
 import duckdb
+
+from metrics.reviews.store import OUTCOMES, Action, ReviewStore
 
 ADOPTION = str(Path(sys.executable).with_name("adoption"))
 TARGET_P95_MS = 150.0
+TARGETS_P95_MS = {"/queue layout": 50.0}  # the rest: TARGET_P95_MS
 UNREADABLE = "could not be read"
 
 
@@ -54,11 +63,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def reviews_store(db: Path, path: Path, n_actions: int) -> Path:
+    """A store of n_actions CSM actions, made once: on the build's flags (contacts with every
+    outcome, snoozes, undos) by their sites' owners, and the rest on earlier drops of the same
+    users, as a store that has been used for months holds."""
+    if path.exists():
+        return path
+    with duckdb.connect(str(db), read_only=True) as con:
+        flags = con.execute(
+            "select u.user_id, u.drop_week, u.site_id, u.status, coalesce(s.owner, 'local') from user_status u "
+            "left join core.sites s using (site_id) where u.status in ('quiet', 'silent_churn') "
+            "and u.drop_week is not null order by hash(u.user_id)").fetchall()
+    store = ReviewStore(path)
+    print(f"writing {n_actions:,} actions to {path}", flush=True)
+    for i in range(n_actions):
+        user, week, site, status, owner = flags[i % len(flags)]
+        week = week - timedelta(weeks=4 * (i // len(flags)))  # past rounds: earlier drops
+        if i % 3 == 0:
+            action = Action(user, week, site, status, owner, "contacted", outcome=OUTCOMES[i % len(OUTCOMES)])
+        else:
+            action = Action(user, week, site, status, owner, "snoozed", snoozed_until=date.today() + timedelta(days=i % 30))
+        action_id = store.record(action)
+        if i % 50 == 49:
+            store.record(Action(user, week, site, status, owner, "undone", undoes=action_id))
+    return path
+
+
 @contextmanager
-def serving(db: Path) -> Iterator[int]:
+def serving(db: Path, reviews: Path) -> Iterator[int]:
     """`adoption serve` in a child process, on loopback; yields its port once it answers."""
     port = _free_port()
-    process = subprocess.Popen([ADOPTION, "serve", "--db", str(db), "--port", str(port)],
+    process = subprocess.Popen([ADOPTION, "serve", "--db", str(db), "--port", str(port), "--reviews", str(reviews)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -134,6 +169,7 @@ def requests(site_ids: list[str], owner: str) -> dict[str, list[tuple[str, str, 
         "/sites/<id> CSV download": [("POST", update, _site_download(site)) for site in site_ids],
         "/training layout": [("POST", update, _router("/training"))],
         "/data layout": [("POST", update, _router("/data"))],
+        "/queue layout": [("POST", update, _router("/queue"))],
     }
 
 
@@ -181,9 +217,9 @@ def report(timings: dict[str, list[float]]) -> bool:
     for name, values in timings.items():
         if not values:
             continue
-        p95 = percentile(values, 95)
-        ok &= p95 <= TARGET_P95_MS
-        flag = "" if p95 <= TARGET_P95_MS else f"  over {TARGET_P95_MS:.0f} ms"
+        p95, target = percentile(values, 95), TARGETS_P95_MS.get(name, TARGET_P95_MS)
+        ok &= p95 <= target
+        flag = "" if p95 <= target else f"  over {target:.0f} ms"
         print(f"{name:<28}{len(values):>5}{percentile(values, 50):>9.1f}{p95:>9.1f}{max(values):>9.1f}{flag}")
     return ok
 
@@ -195,10 +231,11 @@ def main() -> int:
                         help="where the demo is built and kept between runs")
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--sites", type=int, default=300)
+    parser.add_argument("--actions", type=int, default=10_000, help="CSM actions in the reviews store")
     parser.add_argument("--rounds", type=int, default=60, help="measured rounds over every page")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--max-seconds", type=float, default=600)
-    parser.add_argument("--check", action="store_true", help=f"exit 1 when a p95 is over {TARGET_P95_MS:.0f} ms")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a p95 is over its target")
     parser.add_argument("--clean", action="store_true", help="remove the workdir's demo after measuring")
     args = parser.parse_args()
 
@@ -207,9 +244,11 @@ def main() -> int:
     with duckdb.connect(str(db), read_only=True) as con:
         [(users, sites)] = con.execute("select count(*), count(distinct site_id) from user_status").fetchall()
     print(f"Measuring {db} ({users:,} users, {sites:,} sites), {args.rounds} rounds after {args.warmup} warm-up.")
-    with serving(db) as port:
+    reviews = reviews_store(db, db.with_name(f"{db.stem}.{args.actions}-actions.reviews.sqlite"), args.actions)
+    with serving(db, reviews) as port:
         ok = report(measure(port, requests(site_ids, owner), args.rounds, args.warmup, args.max_seconds))
-    print(f"\ntarget p95 <= {TARGET_P95_MS:.0f} ms: {'met' if ok else 'MISSED'}")
+    print(f"\ntarget p95 <= {TARGET_P95_MS:.0f} ms (/queue {TARGETS_P95_MS['/queue layout']:.0f} ms): "
+          f"{'met' if ok else 'MISSED'}")
     if args.clean and args.db is None:
         shutil.rmtree(args.workdir)
     return 0 if ok or not args.check else 1

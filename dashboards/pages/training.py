@@ -1,7 +1,9 @@
-"""`/training`: for everyone who asks "does training work?". The overall effect with its
-interval, the event study week by week with the pre-trend check, how long users stay
-active with and without training, and what a careful analyst would add before quoting
-any of it. The estimates are portfolio-wide: they show no one site's data."""
+"""`/training`: what helps, for everyone who asks "does training work?" or "does calling a
+flagged user work?". The overall effect of training with its interval, the event study week
+by week with the pre-trend check, how long users stay active with and without training, how
+often flagged users came back with and without outreach (and, with the hold-back on, the
+causal effect of outreach), and what a careful analyst would add before quoting any of it.
+The estimates are portfolio-wide: they show no one site's data."""
 from __future__ import annotations
 
 from itertools import cycle
@@ -15,6 +17,7 @@ from dashboards import ui
 from dashboards.wording import count, points, share, training_sentence
 from metrics.readers.catalog import has_table
 from metrics.readers.catalog import table_comments
+from metrics.readers.outreach_views import holdback_effect, observational, outreach_outcomes
 from metrics.readers.training_views import (
     event_study,
     hazard_ratio,
@@ -26,7 +29,7 @@ from metrics.readers.training_views import (
     training_tests,
 )
 
-dash.register_page(__name__, path="/training", name="Training", title="Adoption Radar: training", order=2)
+dash.register_page(__name__, path="/training", name="What helps", title="Adoption Radar: what helps", order=2)
 
 TRAINING_OVERALL = "training-overall"
 TRAINING_EVENT_STUDY = "training-event-study"
@@ -34,8 +37,11 @@ TRAINING_PRETREND = "training-pretrend"
 TRAINING_METHODS = "training-methods"
 TRAINING_SURVIVAL = "training-survival"
 TRAINING_CAVEATS = "training-caveats"
+TRAINING_OUTREACH = "training-outreach"
+TRAINING_OUTREACH_CHART = "training-outreach-chart"
+TRAINING_HOLDBACK = "training-holdback"
 
-TITLE = "What training does to adoption"
+TITLE = "What helps: training and outreach"
 LEAD = (
     "Sites were trained in waves, the struggling ones first, so comparing trained with untrained sites mostly "
     "measures who got trained. The estimate below compares each trained site with sites not yet trained, week by "
@@ -68,12 +74,13 @@ def layout(**_url_args: str) -> html.Div:
         effects = training_effects(con) if has_table(con, "training_effect") else None
         tests = training_tests(con) if has_table(con, "training_tests") else None
         survival = survival_curves(con) if has_table(con, "training_survival") else None
+        outreach = outreach_outcomes(con) if has_table(con, "outreach_outcomes") else None
         comments = dict(table_comments(con).iter_rows())
     if effects is None or effects.is_empty():
         estimate = ui.notice("The effect of training has not been estimated in this build: its training_effect "
                              "table is missing or empty.")
         return ui.page(TITLE, info, estimate, _survival(survival, comments.get("training_survival"), tests),
-                       _caveats(), lead=LEAD)
+                       _outreach(outreach), _caveats(), lead=LEAD)
     return ui.page(
         TITLE,
         info,
@@ -81,6 +88,7 @@ def layout(**_url_args: str) -> html.Div:
         _event_study(effects, tests),
         _methods(effects),
         _survival(survival, comments.get("training_survival"), tests),
+        _outreach(outreach),
         _caveats(),
         lead=LEAD,
     )
@@ -212,6 +220,79 @@ def _hazard_words(ratio: dict) -> str:
     interval = "" if low is None or high is None else f" (95% interval {low:.2f} to {high:.2f})"
     return (f"Cox model (a term per site): hazard ratio of going silent, trained against not yet trained, "
             f"{ratio['statistic']:.2f}{interval}: {verdict}.")
+
+
+OUTCOME_LABELS = {
+    "reached_will_resume": "reached: will resume",
+    "reached_workflow_problem": "reached: workflow problem",
+    "reached_needs_training": "reached: needs training",
+    "no_answer": "no answer",
+    "left_organisation": "left the organisation",
+    "not_a_concern": "not a concern",
+}
+OUTREACH_CAVEAT = (
+    "CSMs choose whom to call: they call the users they think they can win back, and they hear back from those "
+    "who were coming back anyway. So the gap between contacted and not contacted flags is no effect of calling; "
+    "only the hold-back below, where a random draw decides, measures one."
+)
+
+
+def _outreach(outcomes: pl.DataFrame | None) -> html.Section:
+    """Flagged users active again within 8 weeks, by what CSMs did; the hold-back's effect when it is on."""
+    title = "Does outreach help? Flagged users active again within 8 weeks"
+    if outcomes is None:
+        return ui.section(title, ui.notice("Outreach is not measured in this build: its outreach_outcomes table is "
+                                           "missing (a file built before the reviews were copied)."), id=TRAINING_OUTREACH)
+    seen = observational(outcomes)
+    if seen.is_empty():
+        return ui.section(title, ui.notice("No flag in the reviews store has been followed for 8 weeks yet, or the "
+                                           "build found no reviews store."), id=TRAINING_OUTREACH)
+    labels = [_group_label(row) for row in seen.iter_rows(named=True)]
+    figure = ui.figure(
+        [ui.trace("scatter", x=seen["share"] * 100, y=labels, mode="markers", marker={"color": ui.BLUE, "size": 9},
+                  error_x={"type": "data", "array": (seen["ci_high"] - seen["share"]) * 100,
+                           "arrayminus": (seen["share"] - seen["ci_low"]) * 100, "color": ui.BLUE},
+                  customdata=seen.select("returned", "flags").rows(),
+                  hovertemplate="%{y}: %{x:.0f}% (%{customdata[0]} of %{customdata[1]} flags)<extra></extra>")],
+        title="Share active again within 8 weeks, with 95% intervals",
+        x_title="per cent of flagged users", y_title="",
+        xaxis={"range": [0, 100]}, yaxis={"autorange": "reversed"},
+    )
+    rows = [[label, f"{count(row['returned'])} of {count(row['flags'])}", share(row["share"]),
+             f"{share(row['ci_low'])} to {share(row['ci_high'])}"]
+            for label, row in zip(labels, seen.iter_rows(named=True), strict=True)]
+    summary = "; ".join(f"{label}: {share(row['share'])}" for label, row in zip(labels, seen.iter_rows(named=True),
+                                                                                  strict=True)) + "."
+    return ui.section(
+        title,
+        html.P("Contacted flags count from the week of the first contact, the others from the week they were first "
+               "flagged; only flags whose 8 weeks have passed are counted."),
+        ui.chart(TRAINING_OUTREACH_CHART, figure, summary),
+        ui.table("Flagged users active again within 8 weeks, by what CSMs did.",
+                 ["Flags", "Active again", "Share", "95% interval"], rows, numeric=[1, 2]),
+        ui.notice(OUTREACH_CAVEAT, tone="warning"),
+        html.P(_holdback_words(holdback_effect(outcomes)), id=TRAINING_HOLDBACK),
+        id=TRAINING_OUTREACH,
+    )
+
+
+def _group_label(row: dict) -> str:
+    if row["group"] == "not_contacted":
+        return "not (yet) contacted"
+    return "contacted" if row["outcome"] is None else f"contacted, {OUTCOME_LABELS.get(row['outcome'], row['outcome'])}"
+
+
+def _holdback_words(effect: dict | None) -> str:
+    if effect is None:
+        return ("The randomised hold-back is off (or has no flag followed for 8 weeks in both arms), so this page "
+                "cannot say what outreach itself changes. Turned on, it keeps a random share of new flags out of "
+                "queues and digests for a while, and the difference is the causal effect of outreach.")
+    worked, held = effect["in_queues"], effect["held_back"]
+    return (f"Causal effect of outreach (randomised hold-back): flags sent to CSMs were active again within 8 weeks "
+            f"{share(worked['share'])} of the time ({count(worked['returned'])} of {count(worked['flags'])}), flags "
+            f"held back at random {share(held['share'])} ({count(held['returned'])} of {count(held['flags'])}): "
+            f"{points(effect['share'])} percentage points (95% interval {points(effect['ci_low'])} to "
+            f"{points(effect['ci_high'])}). This counts every flag sent, called or not.")
 
 
 def _transparent(colour: str) -> str:

@@ -28,7 +28,7 @@ import polars as pl
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from metrics.quiet.active_history import active_weeks
-from metrics.quiet.flag_backtest import BACKTEST_USERS, sample_users
+from metrics.quiet.flag_backtest import sample_users
 from metrics.quiet.quiet_users import read_user_weeks, score_at
 from metrics.quiet.return_model import fit_return_model
 from metrics.quiet.user_facts import user_facts, user_tickets

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from pathlib import Path
 
 from metrics.reviews.store import Action, ReviewStore
 

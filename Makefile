@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
+FAKETIME := /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 
 .PHONY: run test setup browser oidc-provider clean
 
@@ -25,11 +26,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Browser tests drive Debian's Chromium through Playwright (no browser download).
-browser: $(CHROMIUM)
+browser: $(CHROMIUM) $(FAKETIME)
 
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# The queue's browser test moves the server's clock past a snooze with libfaketime.
+$(FAKETIME):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 
 # The sign-in tests' OpenID provider: node's oidc-provider from the npm registry, as locked.
 OIDC_PROVIDER := tests/oidc_provider

@@ -21,7 +21,7 @@ from metrics.readers.backtest_views import HORIZON_WEEKS, MIN_HISTORY_WEEKS, bac
 from metrics.readers.build_views import quarantine_by_reason, quarantined_rows, recent_builds
 from metrics.readers.catalog import column_comments, has_table, table_comments
 
-dash.register_page(__name__, path="/data", name="Data", title="Adoption Radar: the data", order=3)
+dash.register_page(__name__, path="/data", name="Data", title="Adoption Radar: the data", order=4)
 
 DATA_BUILDS = "data-builds"
 DATA_QUARANTINE_SUMMARY = "data-quarantine-summary"

@@ -29,7 +29,7 @@ from metrics.readers.training_views import (
     training_tests,
 )
 
-dash.register_page(__name__, path="/training", name="What helps", title="Adoption Radar: what helps", order=2)
+dash.register_page(__name__, path="/training", name="What helps", title="Adoption Radar: what helps", order=3)
 
 TRAINING_OVERALL = "training-overall"
 TRAINING_EVENT_STUDY = "training-event-study"

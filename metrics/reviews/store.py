@@ -94,6 +94,20 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def _statements(script: str) -> list[str]:
+    """The script's statements, one by one (inside the migration's transaction, which
+    `executescript` would commit); a `;` inside a comment or a string does not end one."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"an incomplete statement in a migration: {pending.strip()[:80]}")
+    return statements
+
+
 def default_path(db_path: Path) -> Path:
     """The store beside the analytics file: data/adoption.duckdb -> data/adoption.reviews.sqlite."""
     return db_path.with_name(f"{db_path.stem}.reviews.sqlite")
@@ -174,9 +188,8 @@ class ReviewStore:
                 raise RuntimeError(f"the reviews store is version {version}, newer than this program "
                                    f"({len(MIGRATIONS)}): upgrade Adoption Radar")
             for step, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        con.execute(statement)
+                for statement in _statements(script):
+                    con.execute(statement)
                 con.execute("insert into schema_version values (?)", [step])
             con.execute("commit")
         except BaseException:

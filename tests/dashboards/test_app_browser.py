@@ -90,7 +90,7 @@ def test_every_page_renders_without_console_errors(url: str, dbs: dict[str, Path
         ("/", "overview", "Adoption across your sites", 3),
         ("/sites", "sites", "Sites by risk", 0),
         (f"/sites/{worst}", "site", MARKUP_NAME, 2),
-        ("/training", "training", "What training does to adoption", 2),
+        ("/training", "training", "What helps: training and outreach", 2),
         ("/data", "data", "The data behind these pages", 1),
         ("/sites/no-such-site", "site-not-found", "Site not found", 0),
         ("/no-such-page", "page-not-found", "Page not found", 0),
@@ -153,7 +153,7 @@ def test_filters_live_in_the_address_and_survive_a_reload(url: str, dbs: dict[st
 
 
 def test_the_keyboard_skips_to_the_content(url: str, page: Page) -> None:
-    visit(page, url + "/training", "What training does to adoption", 2)
+    visit(page, url + "/training", "What helps: training and outreach", 2)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to the page content"
     page.keyboard.press("Enter")
@@ -167,7 +167,7 @@ def test_pages_say_plainly_what_an_earlier_build_lacks(browser: Browser, dbs: di
         for path, name, heading, notice in [
             ("/", "overview", "Adoption across your sites", "Risk scores are not in this build yet."),
             ("/sites", "sites", "Sites by risk", "Risk scores are not in this build yet"),
-            ("/training", "training", "What training does to adoption", "has not been estimated in this build"),
+            ("/training", "training", "What helps: training and outreach", "has not been estimated in this build"),
         ]:
             visit(page, bare + path, heading)
             page.get_by_text(notice).first.wait_for(timeout=TIMEOUT)

@@ -381,7 +381,8 @@ def test_every_callback_names_components_of_its_page(full: Path) -> None:
     from dash._callback import GLOBAL_CALLBACK_MAP
 
     worst = worst_site(full)
-    layouts = {"sites": ids(render(full, "sites")), "site": ids(render(full, "site", site_id=worst))}
+    layouts = {"sites": ids(render(full, "sites")), "site": ids(render(full, "site", site_id=worst)),
+               "queue": ids(render(full, "queue"))}
     for callback in GLOBAL_CALLBACK_MAP.values():
         outputs = callback["output"] if isinstance(callback["output"], list) else [callback["output"]]
         named = {d["id"] for d in callback["inputs"] + callback["state"]} | {o.component_id for o in outputs}

@@ -26,6 +26,7 @@ CONTRACT = {
     "training_effect": "outcome, event_week, estimate, ci_low, ci_high, n_units, method",
     "training_tests": "test, statistic, p_value, ci_low, ci_high, n_units, method",
     "quarantine": "source_file, row_number, reason, raw",
+    "reviews": "user_id, drop_week, site_id, reviewer, action, outcome, snoozed_until, at",
     "build_runs": "run_id, started_at, finished_at, as_of, input_files, rows_loaded, rows_quarantined, status",
 }
 

@@ -229,6 +229,32 @@ def serve(
 
 @cli.command()
 @_user_facing
+def holdback(
+    reviews: Annotated[Path, typer.Option(help="The reviews store (beside the database by default: NAME.reviews.sqlite).")],
+    share: Annotated[float | None, typer.Option(help="The share of new flags held out of queues and digests, 0-0.5.")] = None,
+    weeks: Annotated[int | None, typer.Option(help="How many weeks a held-back flag stays out.")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Turn the hold-back off.")] = False,
+) -> None:
+    """Turn the randomised hold-back on (--share, --weeks) or off: the causal effect of outreach."""
+    import getpass
+
+    from metrics.reviews.holdback import SHARE_SETTING, WEEKS_SETTING
+    from metrics.reviews.store import ReviewStore
+
+    if off == (share is not None or weeks is not None) or (not off and (share is None or weeks is None)):
+        raise InputError("give either --share and --weeks, or --off")
+    if not off and not (0 < share <= 0.5 and 1 <= weeks <= 52):
+        raise InputError(f"--share must be above 0 and at most 0.5 (got {share}), --weeks 1 to 52 (got {weeks})")
+    store, who = ReviewStore(reviews), getpass.getuser()
+    store.set_setting(SHARE_SETTING, "0" if off else str(share), who)
+    store.set_setting(WEEKS_SETTING, "0" if off else str(weeks), who)
+    out.print("The hold-back is off." if off else
+              f"From now on {share:.0%} of new flags stay out of queues and digests for {weeks} weeks; "
+              "/training compares them with the flags sent to CSMs after the next build.")
+
+
+@cli.command()
+@_user_facing
 def audit(
     reviews: Annotated[Path, typer.Option(help="The reviews store (beside the database by default: NAME.reviews.sqlite).")],
     since: Annotated[

@@ -13,7 +13,7 @@ from dashboards.access import Viewer, scope_by
 from dashboards.wording import day
 from metrics.reviews.store import ReviewStore
 from tests.support import rows
-from tests.support.serving import find, ids, page_dbs, page_module, request_for, text, walk
+from tests.support.serving import find, ids, page_callbacks, page_dbs, page_module, request_for, text, walk
 
 QUEUE_ORDER = """
 select users.user_id, strftime(users.drop_week, '%Y-%m-%d'), users.site_id
@@ -148,11 +148,9 @@ def _site_link(row: list) -> str:
 
 
 def test_the_queues_callback_names_components_of_its_page(full: Path) -> None:
-    from dash._callback import GLOBAL_CALLBACK_MAP
-
     with request_for(full):
         present = ids(page_module("queue").layout())
-    wired = [callback for callback in GLOBAL_CALLBACK_MAP.values()
+    wired = [callback for callback in page_callbacks()
              if any(d["id"].startswith("queue-") for d in callback["inputs"])]
     assert len(wired) == 1
     for callback in wired:

@@ -244,7 +244,17 @@ def page_app() -> Dash:
     """The app, created once per test process: creating it imports the page modules."""
     from app import create_app
 
-    return create_app(Path("no-file-yet.duckdb"))
+    app = create_app(Path("no-file-yet.duckdb"))
+    # Dash hands the callbacks the page modules registered to the first app that answers a
+    # request: make it this one, before any other app in the test process does
+    app.server.test_client().get("/_dash-dependencies")
+    return app
+
+
+def page_callbacks() -> list[dict]:
+    """Every callback of the pages, as the app serves them (read from the app: Dash's global list
+    is emptied by the first app that answers a request)."""
+    return list(page_app().callback_map.values())
 
 
 def page_module(name: str) -> ModuleType:

@@ -26,12 +26,13 @@ from dashboards.access import current_viewer, viewer_name, visible_sites
 from dashboards.review_store import review_store
 from dashboards.wording import STATUS_LABELS, count, day
 from metrics.readers.catalog import has_table
-from metrics.readers.queue_views import flag_in_build, queue_flags
+from metrics.readers.queue_views import flag_in_build, held_queue_flags
 from metrics.readers.store import BuildInfo
 from metrics.reviews.queue import (
     OUTCOME_LABELS,
     QUEUE_LENGTH,
     SNOOZES,
+    current_actions,
     last_action,
     read_reviews,
     review_queue,
@@ -71,7 +72,7 @@ def todays_queue(today: date) -> tuple[BuildInfo | None, pl.DataFrame | None]:
         info = ui.build_info(con)
         if info is None or not has_table(con, "user_status"):
             return info, None
-        flags = queue_flags(con, sites=visible_sites(con))
+        flags = held_queue_flags(con, info, sites=visible_sites(con))
     reviewed = with_review_state(flags, read_reviews(review_store()), viewer_name(), today, info.as_of)
     return info, review_queue(reviewed)
 
@@ -258,7 +259,7 @@ def _flags_in_build(picked: list[dict[str, Any]]) -> list[tuple[str, date, dict[
 def _undo() -> str:
     """Take back the person's latest standing action, if its site is still theirs."""
     store, person = review_store(), viewer_name()
-    last = last_action(store.actions(), person)
+    last = last_action(current_actions(store)[0], person)
     if last is None:
         return "Nothing to undo."
     with ui.database() as con:

@@ -1,12 +1,14 @@
 """A CSM's review queue: the build's flags with where each stands for this person, the ones
 that need them today (new or due, not held back), and what an undo takes back.
 
-The store is read once per request (`read_reviews`); everything after is a function from
-frames to frames, so the queue, the site pages' review state and their "new for you" counts
-all agree.
+The store is read once per request (`read_reviews`; its actions are held in memory and only
+the new ones read, `current_actions`); everything after is a function from frames to frames,
+so the queue, the site pages' review state and their "new for you" counts all agree.
 """
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -41,8 +43,45 @@ class Reviews:
 
 
 def read_reviews(store: ReviewStore) -> Reviews:
-    actions = store.actions()
-    return Reviews(actions, flag_states(actions), store.digests(), Holdback.from_store(store))
+    actions, states = current_actions(store)
+    return Reviews(actions, states, store.digests(), Holdback.from_store(store))
+
+
+@dataclass(frozen=True)
+class _Held:
+    actions: pl.DataFrame
+    states: pl.DataFrame
+
+
+_held: weakref.WeakKeyDictionary[ReviewStore, _Held] = weakref.WeakKeyDictionary()
+_catching_up = threading.Lock()
+
+
+def current_actions(store: ReviewStore) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every action in the store and the flag states derived from them, as the store stands now.
+
+    Held in memory per store (in the app: one per process) and checked against the store on every
+    call, since other processes write to it too; only the actions recorded since are read."""
+    with _catching_up:
+        held = _held.get(store)
+        actions = _caught_up(store, None if held is None else held.actions)
+        if held is None or actions is not held.actions:
+            held = _held[store] = _Held(actions, flag_states(actions))
+        return held.actions, held.states
+
+
+def _caught_up(store: ReviewStore, actions: pl.DataFrame | None) -> pl.DataFrame:
+    """`actions`, read from `store` earlier, with those recorded since (the same frame when there
+    are none). Actions are only appended, so the store's rows from the newest one held onwards
+    tell it all; when they do not start with that one, this is not the store they were read
+    from, and all are read again."""
+    if actions is None or actions.is_empty():
+        return store.actions()
+    newest = actions.row(-1, named=True)
+    since = store.actions(after=newest["action_id"] - 1)
+    if since.is_empty() or since.row(0, named=True) != newest:
+        return store.actions()
+    return actions if since.height == 1 else pl.concat([actions, since.slice(1)])
 
 
 def with_review_state(flags: pl.DataFrame, reviews: Reviews, person: str, today: date, as_of: date) -> pl.DataFrame:

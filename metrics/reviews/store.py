@@ -215,11 +215,13 @@ class ReviewStore:
                  _now()])
             return int(cursor.lastrowid)
 
-    def actions(self) -> pl.DataFrame:
-        """Every action, oldest first."""
+    def actions(self, after: int = 0) -> pl.DataFrame:
+        """Every action, oldest first; with `after`, only those with a later id (the store only
+        appends, so these are the ones recorded since that one)."""
         with self._connection() as con:
             rows = con.execute("select action_id, user_id, drop_week, site_id, status, reviewer, action, outcome, "
-                               "snoozed_until, undoes, at from actions order by action_id").fetchall()
+                               "snoozed_until, undoes, at from actions where action_id > ? order by action_id",
+                               [after]).fetchall()
         return pl.DataFrame(rows, schema=ACTIONS_SCHEMA, orient="row").with_columns(
             pl.col("drop_week", "snoozed_until").str.to_date(), pl.col("at").str.to_datetime())
 

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from metrics.reviews.holdback import SHARE_SETTING, WEEKS_SETTING, draw
-from metrics.reviews.queue import last_action, new_per_site, read_reviews, review_queue, snooze_until, with_review_state
+from metrics.reviews.queue import (current_actions, last_action, new_per_site, read_reviews, review_queue, snooze_until,
+                                   with_review_state)
 from metrics.reviews.store import Action, ReviewStore
 
 WEEK = date(2026, 3, 2)
@@ -71,3 +72,40 @@ def test_an_undo_takes_back_the_persons_latest_standing_action(tmp_path: Path) -
     assert last_action(store.actions(), "csm0")["action_id"] == first  # undoing again walks back
     store.record(Action("w1", WEEK, "worst", "quiet", "csm0", "undone", undoes=first))
     assert last_action(store.actions(), "csm0") is None
+
+
+def test_the_actions_held_in_memory_follow_the_store_written_by_others(tmp_path: Path) -> None:
+    """A process holds the store's actions and their flag states, and reads only what another
+    writer (here another instance on the same file, as another process would be) appended since."""
+    mine, other = ReviewStore(tmp_path / "r.sqlite"), ReviewStore(tmp_path / "r.sqlite")
+    first = other.record(Action("w1", WEEK, "worst", "quiet", "csm0", "contacted", outcome="no_answer"))
+    actions, states = current_actions(mine)
+    assert actions["action_id"].to_list() == [first] and states["state"].to_list() == ["contacted"]
+    assert current_actions(mine)[0] is actions  # nothing new: the same frame, not read again
+    second = other.record(Action("w2", WEEK, "worst", "quiet", "csm1", "snoozed", snoozed_until=TODAY))
+    other.record(Action("w1", WEEK, "worst", "quiet", "csm0", "undone", undoes=first))
+    actions, states = current_actions(mine)
+    assert actions.equals(mine.actions())
+    assert states.select("user_id", "state").rows() == [("w2", "snoozed")]  # w1's contact taken back
+    assert read_reviews(mine).states.equals(states) and last_action(actions, "csm1")["action_id"] == second
+
+
+def test_a_store_replaced_under_the_same_path_is_read_again(tmp_path: Path) -> None:
+    store = ReviewStore(tmp_path / "r.sqlite")
+    store.record(Action("w1", WEEK, "worst", "quiet", "csm0", "contacted", outcome="no_answer"))
+    assert current_actions(store)[0]["user_id"].to_list() == ["w1"]
+    elsewhere = ReviewStore(tmp_path / "other.sqlite")
+    elsewhere.record(Action("b1", WEEK, "better", "quiet", "csm0", "contacted", outcome="no_answer"))
+    elsewhere.record(Action("b2", WEEK, "better", "quiet", "csm0", "contacted", outcome="not_a_concern"))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'r.sqlite'}{suffix}").unlink(missing_ok=True)
+    (tmp_path / "other.sqlite").rename(tmp_path / "r.sqlite")  # its action 1 is not the one held
+    assert current_actions(store)[0]["user_id"].to_list() == ["b1", "b2"]
+
+
+def test_actions_after_an_id_are_the_ones_recorded_since(tmp_path: Path) -> None:
+    store = ReviewStore(tmp_path / "r.sqlite")
+    ids = [store.record(Action(f"w{i}", WEEK, "worst", "quiet", "csm0", "contacted", outcome="no_answer"))
+           for i in range(3)]
+    assert store.actions(after=ids[0]).equals(store.actions().slice(1))
+    assert store.actions(after=ids[-1]).is_empty()

@@ -1,13 +1,26 @@
-"""Pages write to the reviews store on every view (the access log): in-process page tests get a
-store of their own test's, never one beside the working directory."""
+"""What the dashboards tests share: a store of each test's own for in-process pages (pages
+write the access log on every view, never beside the working directory), and one headless
+Chromium."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from dashboards.review_store import use_store
-from tests.support.serving import page_app
+from tests.support.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, page_app, require
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    require(Path(CHROMIUM))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(autouse=True)

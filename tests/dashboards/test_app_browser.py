@@ -4,18 +4,15 @@ page go to tests/artifacts/ (gitignored) for a person to look at."""
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support import rows
 from tests.support.serving import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     FORMULA_ROLE,
     MARKUP_CATEGORY,
     MARKUP_NAME,
@@ -33,18 +30,6 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return page_dbs(tmp_path_factory.getbasetemp())
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        missing = f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
-        if os.environ.get("ADOPTION_REQUIRE_BROWSER"):  # `make test` sets it: there a missing browser fails
-            pytest.fail(missing)
-        pytest.skip(missing)
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ signing in at the provider's login form. Bad ID tokens come from the provider it
 provider.mjs), so they are refused by the same callback that signs people in."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import urllib.parse
@@ -14,11 +13,11 @@ from pathlib import Path
 import dash
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from dashboards.oidc_sign_in import OidcProvider, require_oidc_sign_in
 from tests.support import TESTS, adoption
-from tests.support.serving import CHROMIUM, CHROMIUM_ARGS, free_port, served
+from tests.support.serving import free_port, served
 
 pytestmark = pytest.mark.slow
 
@@ -68,17 +67,6 @@ def sso(tiny_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
                 provider.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        missing = f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
-        if os.environ.get("ADOPTION_REQUIRE_BROWSER"):  # `make test` sets it: there a missing browser fails
-            pytest.fail(missing)
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture()

@@ -6,18 +6,17 @@ The date passes on the server's clock: the last restart runs under libfaketime e
 (`faketime` from Debian), since a snooze counts from today's date, not the build's."""
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from metrics.reviews.store import ReviewStore
 from tests.support import ADOPTION, adoption, rows
-from tests.support.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, served
+from tests.support.serving import ARTIFACTS, require, served
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 20_000
@@ -29,17 +28,6 @@ STILL_FLAGGED = ("select u.user_id, strftime(u.drop_week, '%Y-%m-%d') from user_
                  "using (site_id) where s.owner = ? and u.status = 'silent_churn' order by u.user_id")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() or not FAKETIME.exists():
-        missing = f"{CHROMIUM} or {FAKETIME} is missing: apt-get install chromium faketime"
-        if os.environ.get("ADOPTION_REQUIRE_BROWSER"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def build(demo_input: Path, db: Path, store: Path, as_of: str | None) -> None:
@@ -76,6 +64,7 @@ def pick(page: Page, user: str) -> None:
 
 def test_a_csm_works_the_queue_and_reviews_survive_rebuild_and_restart(
         browser: Browser, demos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require(FAKETIME)
     demo = demos(seed=5, users=400, sites=10)
     db, store = tmp_path / "adoption.duckdb", tmp_path / "reviews.sqlite"
     build(demo.input, db, store, EARLY)

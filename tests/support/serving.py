@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import duckdb
+import pytest
 from dash import Dash
 from dash.development.base_component import Component
 
@@ -31,6 +33,17 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 ARTIFACTS = TESTS / "artifacts"
+
+
+def require(*paths: Path) -> None:
+    """Skip when a system part the test drives is missing; under `make test`
+    (ADOPTION_REQUIRE_BROWSER) fail instead, since `make browser` installs them."""
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        message = f"{', '.join(missing)} missing: `make browser` installs Debian's chromium and faketime"
+        if os.environ.get("ADOPTION_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def free_port() -> int:

@@ -9,13 +9,18 @@ STATE_COLUMNS = ["user_id", "drop_week", "site_id", "state", "outcome", "snoozed
                  "reviewer", "reviewed_at", "action_id"]
 
 
+def standing_actions(actions: pl.DataFrame) -> pl.DataFrame:
+    """The actions still in effect: neither an undo nor taken back by one."""
+    undone = actions.filter(pl.col("action") == "undone")["undoes"].implode()
+    return actions.filter((pl.col("action") != "undone") & ~pl.col("action_id").is_in(undone))
+
+
 def flag_states(actions: pl.DataFrame) -> pl.DataFrame:
     """Per flag (user_id, drop_week) with an action still standing, the latest of them: `state` is
     `contacted` or `snoozed`. An `undone` action takes back the action it names, so the flag
     stands where it stood before (or nowhere)."""
-    undone = actions.filter(pl.col("action") == "undone")["undoes"].implode()
     return (
-        actions.filter((pl.col("action") != "undone") & ~pl.col("action_id").is_in(undone))
+        standing_actions(actions)
         .sort("action_id")
         .group_by("user_id", "drop_week", maintain_order=True)
         .last()

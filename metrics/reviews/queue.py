@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from metrics.reviews.flag_states import flag_states, reviewed_in_queue
+from metrics.reviews.flag_states import flag_states, reviewed_in_queue, standing_actions
 from metrics.reviews.holdback import Holdback, held_back
 from metrics.reviews.store import ReviewStore
 
@@ -116,7 +116,5 @@ def snooze_until(choice: str, today: date) -> date:
 def last_action(actions: pl.DataFrame, reviewer: str) -> dict[str, Any] | None:
     """The reviewer's latest action still standing (not itself an undo, not undone): what their
     undo takes back. Undoing again walks further back."""
-    undone = actions.filter(pl.col("action") == "undone")["undoes"].implode()
-    standing = actions.filter((pl.col("reviewer") == reviewer) & (pl.col("action") != "undone")
-                              & ~pl.col("action_id").is_in(undone))
+    standing = standing_actions(actions).filter(pl.col("reviewer") == reviewer)
     return standing.sort("action_id").row(-1, named=True) if standing.height else None

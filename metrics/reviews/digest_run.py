@@ -28,7 +28,6 @@ from metrics.reviews.digest import (Digest, Links, SilentChurn, csm_digest, port
                                     snoozes_come_due)
 from metrics.reviews.mailer import DeliveryError, Outbox, email_message
 from metrics.reviews.queue import Reviews, read_reviews, with_review_state
-from metrics.reviews.risk_history import build_risks, remember_build_risks
 from metrics.reviews.store import ReviewStore
 
 RECENT_CHURN_WEEKS = 4  # "stopped recently" in an executive's digest: the last month
@@ -68,7 +67,7 @@ def run_digests(db: Path, store: ReviewStore, people: dict[str, str], outbox: Ou
     try:
         with outbox:
             if record:
-                remember_build_risks(store, build.run_id, current)  # facts of the build, not of who was told
+                store.remember_build_risks(build.run_id, current)  # facts of the build, not of who was told
             for digest in digests:
                 outbox.send(email_message(digest, sender))
                 if record:
@@ -100,7 +99,7 @@ def _digest(con: duckdb.DuckDBPyConnection, store: ReviewStore, reviews: Reviews
     else:  # a build without the models: nobody is flagged
         new = due = pl.DataFrame(schema={"user_id": pl.String, "drop_week": pl.Date})
     mine = reviews.digests.filter(pl.col("recipient").str.to_lowercase() == person.lower())
-    previous = build_risks(store, mine.sort("sent_at")["build_run_id"][-1]) if mine.height else None
+    previous = store.build_risks(mine.sort("sent_at")["build_run_id"][-1]) if mine.height else None
     visible = current if sites is None else current.filter(pl.col("site_id").is_in(sites))
     worse = risk_got_worse(visible, previous)
     first = mine.is_empty()

@@ -8,6 +8,8 @@ Three kinds of record, each kept with who and when, never updated or deleted:
   Codes only, never free text: a note about a clinician can drift into patient detail.
 - `access_log`: every site view, download, digest sent and review action.
 - `digests`: which flags each person's digest named, per build.
+- `build_site_risks`: each build's site risks, kept by the digest run: the analytics file
+  holds only the current build's, and a digest says which sites got worse since a person's last.
 The current state of a flag is derived from its actions (`flag_states`).
 
 Several processes use one store at once (the app's threads, a digest run, a build copying
@@ -262,6 +264,21 @@ class ReviewStore:
         return pl.DataFrame(rows, schema=DIGEST_SCHEMA, orient="row").with_columns(
             pl.col("sent_at").str.to_datetime(), pl.col("drop_week").str.to_date())
 
+    # ---- each build's site risks (what a digest compares with) ------------------------------
+
+    def remember_build_risks(self, build_run_id: str, risks: pl.DataFrame) -> None:
+        """Keep `risks` (site_id, risk) as this build's; a build already kept stays as it was."""
+        with self._writing() as con:
+            con.executemany("insert or ignore into build_site_risks values (?, ?, ?)",
+                            [(build_run_id, site, risk) for site, risk in risks.select("site_id", "risk").rows()])
+
+    def build_risks(self, build_run_id: str) -> pl.DataFrame | None:
+        """The site risks kept for this build (site_id, risk), or None when none were kept."""
+        with self._connection() as con:
+            rows = con.execute("select site_id, risk from build_site_risks where build_run_id = ? order by site_id",
+                               [build_run_id]).fetchall()
+        return pl.DataFrame(rows, schema=RISK_SCHEMA, orient="row") if rows else None
+
     # ---- settings ----------------------------------------------------------------------
 
     def setting(self, name: str) -> str | None:
@@ -278,6 +295,7 @@ class ReviewStore:
 ACTIONS_SCHEMA = {"action_id": pl.Int64, "user_id": pl.String, "drop_week": pl.String, "site_id": pl.String,
                   "status": pl.String, "reviewer": pl.String, "action": pl.String, "outcome": pl.String, "snoozed_until": pl.String,
                   "undoes": pl.Int64, "at": pl.String}
+RISK_SCHEMA = {"site_id": pl.String, "risk": pl.String}
 ACCESS_SCHEMA = {"entry_id": pl.Int64, "at": pl.String, "who": pl.String, "kind": pl.String, "site_id": pl.String,
                  "users": pl.Int64, "detail": pl.String}
 DIGEST_SCHEMA = {"digest_id": pl.Int64, "recipient": pl.String, "build_run_id": pl.String, "sent_at": pl.String,

@@ -121,14 +121,14 @@ def _more(queue: pl.DataFrame) -> str:
 
 
 COLUMNS = [
-    {"field": "user_id", "headerName": "User", "width": 120},
-    {"field": "site_name", "headerName": "Site", "width": 160},
+    {"field": "user_id", "headerName": "User", "width": 100},
+    {"field": "site_name", "headerName": "Site", "width": 140},
     {"field": "role", "headerName": "Role", "width": 110},
-    {"field": "status", "headerName": "Status", "width": 130},
-    {"field": "drop_week", "headerName": "Since (week of)", "width": 120, "cellDataType": "text"},
-    {"field": "last_ticket_at", "headerName": "Last ticket", "width": 115, "cellDataType": "text"},
-    {"field": "review", "headerName": "Review", "width": 130},
-    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 260, **ui.WRAPPED},
+    {"field": "status", "headerName": "Status", "width": 135},
+    {"field": "drop_week", "headerName": "Since (week of)", "width": 105, "cellDataType": "text"},
+    {"field": "last_ticket_at", "headerName": "Last ticket", "width": 105, "cellDataType": "text"},
+    {"field": "review", "headerName": "Review", "width": 115},
+    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 220, **ui.WRAPPED},
 ]
 
 

@@ -193,15 +193,15 @@ def review_label() -> pl.Expr:
 
 # Dates as ISO text with a text filter: "2026-09" finds September.
 COLUMNS = [
-    {"field": "user_id", "headerName": "User", "width": 105},
-    {"field": "role", "headerName": "Role", "width": 115},
-    {"field": "status", "headerName": "Status", "width": 130},
-    {"field": "drop_week", "headerName": "Since (week of)", "width": 125, "sort": "asc", "cellDataType": "text"},
-    {"field": "last_active_at", "headerName": "Last active", "width": 120, "cellDataType": "text"},
-    {"field": "last_ticket_at", "headerName": "Last ticket", "width": 120, "cellDataType": "text"},
-    {"field": "trained", "headerName": "Trained", "width": 95},
-    {"field": "review", "headerName": "Review", "width": 150, **ui.WRAPPED},
-    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 280, **ui.WRAPPED},
+    {"field": "user_id", "headerName": "User", "width": 100},
+    {"field": "role", "headerName": "Role", "width": 105},
+    {"field": "status", "headerName": "Status", "width": 135},
+    {"field": "drop_week", "headerName": "Since (week of)", "width": 105, "sort": "asc", "cellDataType": "text"},
+    {"field": "last_active_at", "headerName": "Last active", "width": 105, "cellDataType": "text"},
+    {"field": "last_ticket_at", "headerName": "Last ticket", "width": 105, "cellDataType": "text"},
+    {"field": "trained", "headerName": "Trained", "width": 80},
+    {"field": "review", "headerName": "Review", "width": 130, **ui.WRAPPED},
+    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 230, **ui.WRAPPED},
 ]
 
 

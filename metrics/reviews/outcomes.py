@@ -19,9 +19,7 @@ not contacted, and those are the users who did not come back.
 """
 from __future__ import annotations
 
-import sqlite3
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
@@ -33,8 +31,7 @@ from metrics.quiet.quiet_users import read_user_weeks, score_at
 from metrics.quiet.return_model import fit_return_model
 from metrics.quiet.user_facts import user_facts, user_tickets
 from metrics.reviews.holdback import SHARE_SETTING, Holdback, draw
-from metrics.reviews.reviews_table import read_actions, returned_within, week_of
-from metrics.reviews.store import ReviewStore
+from metrics.reviews.reviews_table import existing_store, read_actions, returned_within, week_of
 from metrics.vocabulary import FLAGGED
 from pipelines.build_context import BuildContext
 
@@ -153,18 +150,6 @@ def outcome_rows(flags: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=OUTCOMES_SCHEMA)
 
 
-def holdback_started(path: Path) -> date | None:
-    """The week the hold-back share was last set, from the store's settings (read only)."""
-    con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        row = con.execute("select at from settings where name = ?", [SHARE_SETTING]).fetchone()
-    finally:
-        con.close()
-    if row is None:
-        return None
-    return monday(datetime.fromisoformat(row[0]).date())
-
-
 def monday(day: date) -> date:
     """The first day of the day's week."""
     return day - timedelta(days=day.weekday())
@@ -173,13 +158,14 @@ def monday(day: date) -> date:
 def write_outreach_outcomes(ctx: BuildContext) -> None:
     """Build stage: main.outreach_flags and main.outreach_outcomes; both empty without a store,
     or a store with neither an action nor the hold-back on."""
-    actions = read_actions(ctx.reviews_path)
-    holdback = Holdback.from_store(ReviewStore(ctx.reviews_path)) if actions is not None else Holdback(0.0, 0)
+    store, actions = existing_store(ctx), read_actions(ctx)
+    holdback = Holdback.from_store(store) if store is not None else Holdback(0.0, 0)
     if actions is None or (actions.is_empty() and holdback.share <= 0):
         flags = pl.DataFrame(schema=FLAGS_SCHEMA)
     else:
         weeks = ctx.shared("user_weeks", read_user_weeks)
-        since = holdback_started(ctx.reviews_path) if holdback.share > 0 else None
+        set_at = store.setting_changed_at(SHARE_SETTING) if holdback.share > 0 else None
+        since = monday(set_at.date()) if set_at else None  # the week the hold-back share was last set
         first_action = actions["at"].min()
         starts = [d for d in (since, monday(first_action.date()) if first_action else None) if d is not None]
         register = flag_register(ctx.con, weeks, ctx.as_of, min(starts, default=ctx.as_of))

@@ -19,7 +19,7 @@ import polars as pl
 from metrics.reviews.store import ReviewStore
 from pipelines.build_context import BuildContext
 
-__all__ = ["RETURN_WEEKS", "SCHEMA", "read_actions", "reviews_table", "returned_within", "week_of", "write_reviews"]
+__all__ = ["RETURN_WEEKS", "SCHEMA", "existing_store", "read_actions", "reviews_table", "returned_within", "week_of", "write_reviews"]
 
 RETURN_WEEKS = (4, 8)
 SCHEMA = {"action_id": pl.Int64, "user_id": pl.String, "drop_week": pl.Date, "site_id": pl.String,
@@ -28,11 +28,17 @@ SCHEMA = {"action_id": pl.Int64, "user_id": pl.String, "drop_week": pl.Date, "si
           **{f"active_within_{weeks}_weeks": pl.Boolean for weeks in RETURN_WEEKS}}
 
 
-def read_actions(path: Path | None) -> pl.DataFrame | None:
-    """Every action in the store at `path`, oldest first; None when there is no store file."""
-    if path is None or not Path(path).is_file():
-        return None
-    return ReviewStore(path).actions()
+def existing_store(ctx: BuildContext) -> ReviewStore | None:
+    """The build's reviews store, opened once per build; None when there is no store file (reading
+    one must not leave a file behind)."""
+    path = ctx.reviews_path
+    return ctx.shared("reviews_store", lambda ctx: ReviewStore(path) if path and Path(path).is_file() else None)
+
+
+def read_actions(ctx: BuildContext) -> pl.DataFrame | None:
+    """Every action in the build's store, oldest first, read once per build; None without a store."""
+    store = existing_store(ctx)
+    return None if store is None else ctx.shared("review_actions", lambda ctx: store.actions())
 
 
 def week_of(moment: pl.Expr) -> pl.Expr:
@@ -81,4 +87,4 @@ def reviews_table(actions: pl.DataFrame | None, user_weeks: pl.DataFrame, as_of:
 def write_reviews(ctx: BuildContext) -> None:
     """Build stage: the store's actions, and what came of each contact, into main.reviews."""
     weeks = ctx.con.sql("select user_id, week, events from main.user_weeks where events > 0").pl()
-    ctx.write_table("reviews", reviews_table(read_actions(ctx.reviews_path), weeks, ctx.as_of))
+    ctx.write_table("reviews", reviews_table(read_actions(ctx), weeks, ctx.as_of))

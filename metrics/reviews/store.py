@@ -286,6 +286,12 @@ class ReviewStore:
             row = con.execute("select value from settings where name = ?", [name]).fetchone()
         return None if row is None else row[0]
 
+    def setting_changed_at(self, name: str) -> datetime | None:
+        """When the setting was last set (UTC), or None if never."""
+        with self._connection() as con:
+            row = con.execute("select at from settings where name = ?", [name]).fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
     def set_setting(self, name: str, value: str, set_by: str) -> None:
         with self._writing() as con:
             con.execute("insert into settings values (?, ?, ?, ?) on conflict (name) do update set "

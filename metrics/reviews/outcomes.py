@@ -30,6 +30,7 @@ from metrics.quiet.flag_backtest import sample_users
 from metrics.quiet.quiet_users import read_user_weeks, score_at
 from metrics.quiet.return_model import fit_return_model
 from metrics.quiet.user_facts import user_facts, user_tickets
+from metrics.reviews.flag_states import standing_actions
 from metrics.reviews.holdback import SHARE_SETTING, Holdback, draw
 from metrics.reviews.reviews_table import existing_store, read_actions, returned_within, week_of
 from metrics.vocabulary import FLAGGED
@@ -73,9 +74,8 @@ def flag_register(con: duckdb.DuckDBPyConnection, weeks: pl.DataFrame, as_of: da
 
 def first_contacts(actions: pl.DataFrame) -> pl.DataFrame:
     """Per flag with a contact still standing (not undone): the first such contact's week and outcome."""
-    undone = actions.filter(pl.col("action") == "undone")["undoes"].implode()
     return (
-        actions.filter((pl.col("action") == "contacted") & ~pl.col("action_id").is_in(undone))
+        standing_actions(actions).filter(pl.col("action") == "contacted")
         .sort("action_id")
         .group_by("user_id", "drop_week", maintain_order=True)
         .first()

@@ -93,6 +93,15 @@ ITEMS: dict[str, Item] = {
             ),
             required=False,
         ),
+        Item(
+            "features",
+            (
+                Column("event_name", "text", required=True),
+                Column("feature", "text"),
+                Column("is_key_action", "boolean"),
+            ),
+            required=False,
+        ),
     )
 }
 

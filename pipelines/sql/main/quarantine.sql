@@ -14,6 +14,8 @@ mistyped as (
     select source_file, row_number, reason, raw from landing.tickets where reason is not null
     union all
     select source_file, row_number, reason, raw from landing.trainings where reason is not null
+    union all
+    select source_file, row_number, reason, raw from landing.features where reason is not null
 ),
 
 inconsistent as (
@@ -36,6 +38,10 @@ inconsistent as (
     select source_file, row_number, reject_reason,
         to_json(struct_pack(site_id, session_date, user_id, kind, attended))::varchar
     from core.training_checks where reject_reason is not null
+    union all
+    select source_file, row_number, reject_reason,
+        to_json(struct_pack(event_name, feature, is_key_action))::varchar
+    from core.feature_checks where reject_reason is not null
 ),
 
 final as (

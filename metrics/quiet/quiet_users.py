@@ -193,7 +193,17 @@ def write_user_status(ctx: BuildContext) -> None:
     """Build stage: read the weekly tables, score every user, write main.user_status."""
     con, as_of = ctx.con, ctx.as_of
     status = score_users(user_facts(con, as_of), ctx.shared("user_weeks", read_user_weeks), user_tickets(con, as_of), as_of)
-    ctx.write_table("user_status", status.with_columns(pl.col("status").cast(pl.String)))
+    stops = con.sql("select user_id, feature as feature_stopped_first from core.feature_stops").pl()
+    ctx.write_table("user_status", with_feature_stopped_first(status, stops).with_columns(pl.col("status").cast(pl.String)))
+
+
+def with_feature_stopped_first(status: pl.DataFrame, stops: pl.DataFrame) -> pl.DataFrame:
+    """For a user whose use fell (quiet, silent churn, ticketed decline), the feature they
+    stopped first (core.feature_stops): what to train on when they are called."""
+    declined = pl.col("status").cast(pl.String).is_in(["quiet", "silent_churn", "ticketed_decline"])
+    return status.join(stops, on="user_id", how="left").with_columns(
+        pl.when(declined).then(pl.col("feature_stopped_first")).alias("feature_stopped_first")
+    )
 
 
 def read_user_weeks(ctx: BuildContext) -> pl.DataFrame:

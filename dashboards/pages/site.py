@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import dash
 import dash_ag_grid as dag
@@ -53,6 +53,7 @@ SITE_TICKETS = "site-tickets"
 SITE_TICKET_LIST = "site-ticket-list"
 SITE_TRAINING = "site-training"
 SITE_NEW = "site-new"
+SITE_JOURNEY = "site-journey"
 
 LATEST_TICKETS = 10
 
@@ -81,6 +82,8 @@ def layout(site_id: str | None = None, **_other: str) -> html.Div:
         dcc.Store(id=SITE_KEY, data=key),
         dbc.Breadcrumb(items=[{"label": "Sites", "href": "/sites"}, {"label": profile["name"], "active": True}]),
         _summary(profile, health, None if users is None else status_counts(users)),
+        html.P(dcc.Link("Where this site's users stop: its adoption journey and feature use",
+                        href="/journey?" + urlencode({"site": key}), id=SITE_JOURNEY)),
         _trend(trend, None if users is None else drop_weeks(users)),
         _flagged(flagged),
         dbc.Row([dbc.Col(_tickets(ticket_categories(tickets, info.as_of), tickets.head(LATEST_TICKETS)), lg=7),

@@ -32,7 +32,7 @@ import polars as pl
 OUTCOMES = ("reached_will_resume", "reached_workflow_problem", "reached_needs_training", "no_answer",
             "left_organisation", "not_a_concern")
 ACTIONS = ("contacted", "snoozed", "undone")
-ACCESS_KINDS = ("site_view", "download", "digest_sent", "review_action", "queue_view")
+ACCESS_KINDS = ("site_view", "download", "digest_sent", "review_action", "queue_view", "journey_view")
 BUSY_TIMEOUT_MS = 30_000
 
 # Each step takes the store from the version before it to its own number; never edit a step

@@ -1,6 +1,7 @@
 -- For each user, the feature whose use stopped first, if one did: of the features the user
 -- used in at least 3 weeks, those missing from every one of the user's later active weeks
--- where, at the rate the user had used them, so long an absence had a chance of 1 in 100 or
+-- where, at the rate the user had used them (weeks with use over active weeks up to the last
+-- use, plus one: three weeks of three is not certainty), so long an absence had a chance of 1 in 100 or
 -- less; the one of them last used earliest. What to train on when a quiet user is called.
 -- Grain: one row per user with such a feature. Key: user_id.
 with build_window as (
@@ -48,7 +49,10 @@ scored as (
         per_feature.*,
         active_weeks.active_weeks - active_weeks.week_number as active_weeks_since,
         -- the chance of no use in those weeks, used in weeks_used of the week_number weeks before
-        pow(1 - per_feature.weeks_used / active_weeks.week_number, active_weeks.active_weeks - active_weeks.week_number)
+        pow(
+            1 - per_feature.weeks_used / (active_weeks.week_number + 1),
+            active_weeks.active_weeks - active_weeks.week_number
+        )
             as chance
     from per_feature
     inner join active_weeks

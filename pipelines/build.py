@@ -19,6 +19,7 @@ import duckdb
 
 from pipelines.build_context import BuildContext
 from pipelines.errors import InputError
+from pipelines.load.carried_quarantine import load_carried_quarantine
 from pipelines.load.input_files import discover
 from pipelines.load.landing import FileLoad, load_folder
 from pipelines.sql_runner import Model, load_models, run_models
@@ -145,6 +146,7 @@ def build(
     con = _connect(temp_path)
     try:
         loads = load_folder(con, folder, started_at, lambda f: on_step(f"load {f.path.name}", next(step), total))
+        load_carried_quarantine(con, input_dir, folder)
         params = {"as_of": as_of}
         waiting = run_models(con, params, on_model)
         window_as_of = _scalar(con, "select as_of from core.build_window")

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.errors import InputError
-from pipelines.load.input_spec import FORMATS, ITEMS
+from pipelines.load.input_spec import EVENT_ITEMS, FORMATS, ITEMS
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,16 @@ def discover(input_dir: Path) -> InputFolder:
     folder = InputFolder(files, ignored)
     for item in ITEMS.values():
         if item.required and not folder.of(item.name):
-            raise InputError(
-                f"{input_dir}: no '{item.name}' input (expected {item.name}.csv, "
-                f"{item.name}.parquet, {item.name}.jsonl or a folder {item.name}/)"
-            )
+            raise InputError(f"{input_dir}: no '{item.name}' input (expected {_expected(item.name)})")
+    given = [name for name in EVENT_ITEMS if folder.of(name)]
+    if not given:
+        raise InputError(f"{input_dir}: no 'events' input (expected {_expected('events')}; or the events "
+                         "counted per day, event_days, as adoption rollup writes them)")
+    if len(given) > 1:
+        raise InputError(f"{input_dir}: has both 'events' and 'event_days'; give one of them: the events one by "
+                         "one, or counted per user, day and event name")
     return folder
+
+
+def _expected(item: str) -> str:
+    return f"{item}.csv, {item}.parquet, {item}.jsonl or a folder {item}/"

@@ -65,7 +65,7 @@ ITEMS: dict[str, Item] = {
                 Column("site_id", "id"),
                 Column("properties", "json"),
             ),
-            required=True,
+            required=False,  # events or event_days: EVENT_ITEMS
         ),
         Item(
             "tickets",
@@ -102,7 +102,26 @@ ITEMS: dict[str, Item] = {
             ),
             required=False,
         ),
+        Item(
+            # the events already counted once per user, UTC day and event name: written by
+            # `adoption rollup`, or by a warehouse; deliveries (the rows they came in,
+            # repeats included) is the rollup's own, and is events when not given
+            "event_days",
+            (
+                Column("user_id", "id", required=True),
+                Column("day", "date", required=True),
+                Column("event_name", "text", required=True),
+                Column("events", "integer", required=True),
+                Column("first_event_at", "timestamp"),
+                Column("last_event_at", "timestamp"),
+                Column("deliveries", "integer"),
+            ),
+            required=False,
+        ),
     )
 }
+
+# An input holds the events one by one or counted per day: exactly one of these.
+EVENT_ITEMS = ("events", "event_days")
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl"}

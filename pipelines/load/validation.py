@@ -3,6 +3,12 @@
 The loader inserts each file's rows into `landing.<item>`: the typed columns, the
 file and row they came from, a `reason` (null for a good row) and, for a bad row
 only, the row's original values as JSON so it can be shown in `quarantine`.
+
+The typing is one SELECT (`typed_rows_sql`) written in the part of DuckDB's SQL that
+Spark shares once transpiled (`pipelines.rollup.spark_sql`), so `adoption rollup --engine
+spark` types rows by the same rules. Where the engines' casts disagree (Spark reads
+'yesterday', '2024' or ' 2024-01-02' as timestamps), a text value must first look like
+ISO 8601 (ISO_DATE_TIME), so both reject what either would.
 """
 from __future__ import annotations
 
@@ -42,6 +48,12 @@ DISTINCT_PER_ROW = {("events", "event_id"), ("tickets", "ticket_id")}
 SHOWN_CHARS = 60
 # Types whose typed value is the trimmed text, null when empty.
 TEXT_TYPES: set[ColumnType] = {"id", "text", "json"}
+# A date, or a date and time with an optional offset or zone name: the text a timestamp or
+# date must look like before it is cast. Anchored, for both DuckDB's and Spark's regex search.
+ISO_DATE_TIME = (
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?| [A-Za-z][A-Za-z_/]*)?$"
+)
 
 
 def _q(name: str) -> str:
@@ -80,6 +92,11 @@ def _present(column: Column, source: SourceColumn | None) -> str:
     return f"({_text(column)} is not null)" if source.is_text else f"({_source(column)} is not null)"
 
 
+def _iso(value: str, cast: str) -> str:
+    """`cast` of a value that looks like ISO 8601; null otherwise."""
+    return f"case when regexp_matches(cast({value} as varchar), '{ISO_DATE_TIME}') then {cast} end"
+
+
 def _typed(column: Column, source: SourceColumn | None) -> str:
     if source is None:
         return f"null::{SQL_TYPES[column.type]}"
@@ -91,11 +108,13 @@ def _typed(column: Column, source: SourceColumn | None) -> str:
             # the same instant in UTC; a cast goes through ICU's calendar, five times slower
             return f"case when isfinite({value}) then make_timestamp(epoch_us({value})) else {value}::timestamp end"
         case "timestamp":
-            return f"try_cast(try_cast({value} as timestamptz) as timestamp)"
+            return _iso(value, f"try_cast(try_cast({value} as timestamptz) as timestamp)")
+        case "date" if source.sql_type == "DATE":
+            return value
         case "date":
-            return f"coalesce(try_cast({value} as date), try_cast(try_cast({value} as timestamptz) as date))"
+            return _iso(value, f"coalesce(try_cast({value} as date), try_cast(try_cast({value} as timestamptz) as date))")
         case "integer":  # "12.7" is not a seat count; DuckDB would round it
-            return f"try_cast(case when regexp_full_match({text}, '[+-]?[0-9]+') then {text} end as bigint)"
+            return f"try_cast(case when regexp_matches({text}, '^[+-]?[0-9]+$') then {text} end as bigint)"
         case "boolean":
             return f"try_cast({text} as boolean)"
         case _:
@@ -133,18 +152,12 @@ def _checks(item: Item, column: Column, source: SourceColumn | None) -> list[str
     return checks
 
 
-def load_file(
-    con: duckdb.DuckDBPyConnection,
-    item: Item,
-    view: str,
-    source_columns: dict[str, SourceColumn],
-    source_file: str | None,
-    built_at: datetime,
-) -> None:
-    """Insert the rows of temp view `view` into landing.<item>, typed and checked.
+def typed_rows_sql(item: Item, view: str, source_columns: dict[str, SourceColumn], source_file: str | None) -> str:
+    """The SELECT of landing.<item>'s columns over the rows of view `view`, typed and checked.
 
-    Every row comes from `source_file`, or, when that is None, from the Parquet file
-    its view names in column PARQUET_SOURCE_FILE (several files in one insert).
+    Every row comes from the file bound as `$source_file`, or, when `source_file` is None,
+    from the file its view names in column PARQUET_SOURCE_FILE. `$built_at` bounds what
+    may not be in the future.
     """
     file_column = "$source_file" if source_file is not None else _q(PARQUET_SOURCE_FILE)
     sources = {c.name: source_columns.get(c.name) for c in item.columns}
@@ -154,13 +167,24 @@ def load_file(
     checks = ", ".join(check for c in item.columns for check in _checks(item, c, sources[c.name]))
     raw = ", ".join(f"{_q(c.name)} := cast({_source(c)} as varchar)" for c in present)
     columns = ", ".join(_q(c.name) for c in item.columns)
-    sql = f"""insert into landing.{item.name}
-        select {columns}, source_file__source, row_number, reason,
-               case when reason is not null then to_json(struct_pack({raw})) end
+    return f"""select {columns}, source_file__source as source_file, row_number, reason,
+               case when reason is not null then to_json(struct_pack({raw})) end as raw
         from (
             select *, nullif(concat_ws('; ', {checks}), '') as reason
             from (select *, {typed} from (
                 select {originals}{file_column} as source_file__source, row_number from {view}
             ))
         )"""
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    item: Item,
+    view: str,
+    source_columns: dict[str, SourceColumn],
+    source_file: str | None,
+    built_at: datetime,
+) -> None:
+    """Insert the rows of temp view `view` into landing.<item>, typed and checked (typed_rows_sql)."""
+    sql = f"insert into landing.{item.name} {typed_rows_sql(item, view, source_columns, source_file)}"
     con.execute(sql, bound(sql, {"source_file": source_file, "built_at": built_at}))

@@ -1,15 +1,40 @@
 -- Each user's events per UTC day and event name, each counted once: the grain of the
 -- contract's event_days item, which features and journeys read; the rest of the build
--- reads its sum per user and day, event_days.
+-- reads its sum per user and day, event_days. Counted here from the events, or given as the
+-- event_days input (an input has one or the other); a day given without its first or last
+-- event's time has the start of the day for it.
 -- Grain: one row per user, day and event name with an event. Key: user_id, event_date, event_name.
-select
-    user_id,
-    occurred_at::date as event_date,
-    event_name,
-    count(*) as events,
-    min(occurred_at) as first_event_at,
-    max(occurred_at) as last_event_at,
-    sum(n_deliveries)::bigint as deliveries
-from core.events
-group by user_id, occurred_at::date, event_name
+with from_events as (
+    select
+        user_id,
+        cast(occurred_at as date) as event_date,
+        event_name,
+        count(*) as events,
+        min(occurred_at) as first_event_at,
+        max(occurred_at) as last_event_at,
+        cast(sum(n_deliveries) as bigint) as deliveries
+    from core.events
+    group by user_id, cast(occurred_at as date), event_name
+),
+
+from_event_days as (
+    select
+        user_id,
+        event_date,
+        event_name,
+        events,
+        coalesce(first_event_at, cast(event_date as timestamp)) as first_event_at,
+        coalesce(last_event_at, cast(event_date as timestamp)) as last_event_at,
+        deliveries
+    from core.event_day_checks
+    where reject_reason is null
+),
+
+final as (
+    select * from from_events
+    union all
+    select * from from_event_days
+)
+
+select * from final
 order by user_id, event_date, event_name

@@ -9,8 +9,6 @@ mistyped as (
     union all
     select source_file, row_number, reason, raw from landing.users where reason is not null
     union all
-    select source_file, row_number, reason, raw from landing.events where reason is not null
-    union all
     select source_file, row_number, reason, raw from landing.tickets where reason is not null
     union all
     select source_file, row_number, reason, raw from landing.trainings where reason is not null
@@ -28,10 +26,6 @@ inconsistent as (
     from core.user_checks where reject_reason is not null
     union all
     select source_file, row_number, reject_reason,
-        to_json(struct_pack(user_id, "timestamp" := occurred_at, event_name, event_id, site_id := reported_site_id))::varchar
-    from core.event_checks where reject_reason is not null
-    union all
-    select source_file, row_number, reject_reason,
         to_json(struct_pack(ticket_id, created_at, user_id, site_id, solved_at, status, priority, category, channel))::varchar
     from core.ticket_checks where reject_reason is not null
     union all
@@ -44,12 +38,21 @@ inconsistent as (
     from core.feature_checks where reject_reason is not null
 ),
 
+events as (
+    -- the events' own rows, as checked here or by the adoption rollup that counted them
+    select source_file, row_number, reason, raw from core.event_quarantine
+    union all
+    select source_file, row_number, reason, raw from landing.carried_quarantine
+),
+
 final as (
     select * from unreadable
     union all
     select * from mistyped
     union all
     select * from inconsistent
+    union all
+    select * from events
 )
 
 select * from final

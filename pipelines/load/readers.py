@@ -64,13 +64,18 @@ def _numbered_lines(con: duckdb.DuckDBPyConnection, scan: str, rejects: str, fir
 
     The reader skips rejected lines, so the n-th accepted row sits on line
     first_line + n - 1 plus the number of rejected lines before it; rejected line r_i
-    (the i-th in order) shifts every accepted row n >= r_i - i - first_line + 2.
+    (the i-th in order) shifts every accepted row n >= r_i - i - first_line + 2. Rejected
+    lines in a row shift from the same rank: the last of them counts them all.
     """
     return f"""
         with shifts as (
-            select line - row_number() over (order by line) - {first_line} + 2 as from_rank,
-                   row_number() over (order by line) as n_before
-            from {rejects}
+            select from_rank, max(n_before) as n_before
+            from (
+                select line - row_number() over (order by line) - {first_line} + 2 as from_rank,
+                       row_number() over (order by line) as n_before
+                from {rejects}
+            )
+            group by from_rank
         )
         select scan.* exclude (accepted_rank),
                scan.accepted_rank + {first_line - 1} + coalesce(shifts.n_before, 0) as row_number
@@ -106,6 +111,12 @@ def _scan_text(con: duckdb.DuckDBPyConnection, file: InputFile, view: str, reade
         ).fetchall()
         if not invalid or encoding != "utf-8":
             break
+    # DuckDB reports a line with two extra fields twice (found 4, then found 5 of 3 columns):
+    # one row per line, the last report, or the lines after it would be numbered one too far.
+    con.execute(
+        f"""delete from {rejects} where exists (
+            select 1 from {rejects} as later where later.line = {rejects}.line and later.column_idx > {rejects}.column_idx)"""
+    )
 
 
 def _open_csv(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> None:

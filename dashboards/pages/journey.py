@@ -68,10 +68,13 @@ COLOURS = [ui.BLUE, ui.ORANGE, ui.SKY, ui.GREEN, ui.VERMILLION, ui.PURPLE, ui.GR
 SITES_SHOWN = 25
 
 
+ALL = "all"  # the option that filters nothing (an empty value would show as a blank box)
+
+
 def _first(value: str | list[str] | None) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
-    return value or None
+    return None if value in (None, "", ALL) else value
 
 
 @ui.guarded
@@ -116,9 +119,9 @@ def layout(site: str | list[str] | None = None, role: str | list[str] | None = N
 
 def _filters(choices: dict[str, list[tuple[str, str]]], chosen: dict[str, str | None]) -> html.Form:
     def select(key: str, label: str) -> dbc.Col:
-        options = [{"label": "All", "value": ""}] + [{"label": text, "value": value} for value, text in choices[key]]
+        options = [{"label": "All", "value": ALL}] + [{"label": text, "value": value} for value, text in choices[key]]
         return dbc.Col([dbc.Label(label, html_for=f"journey-{key}"),
-                        dbc.Select(id=f"journey-{key}", name=key, options=options, value=chosen[key] or "")],
+                        dbc.Select(id=f"journey-{key}", name=key, options=options, value=chosen[key] or ALL)],
                        md=3, className="mb-2")
 
     return html.Form(

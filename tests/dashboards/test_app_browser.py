@@ -76,6 +76,7 @@ def test_every_page_renders_without_console_errors(url: str, dbs: dict[str, Path
         ("/sites", "sites", "Sites by risk", 0),
         (f"/sites/{worst}", "site", MARKUP_NAME, 2),
         ("/training", "training", "What helps: training and outreach", 2),
+        ("/journey", "journey", "Where adoption stops", 3),
         ("/data", "data", "The data behind these pages", 1),
         ("/sites/no-such-site", "site-not-found", "Site not found", 0),
         ("/no-such-page", "page-not-found", "Page not found", 0),

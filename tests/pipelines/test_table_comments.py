@@ -28,6 +28,12 @@ CONTRACT = {
     "quarantine": "source_file, row_number, reason, raw",
     "reviews": "user_id, drop_week, site_id, reviewer, action, outcome, snoozed_until, at",
     "build_runs": "run_id, started_at, finished_at, as_of, input_files, rows_loaded, rows_quarantined, status",
+    "flag_backtest": "cut_week, method, horizon_weeks, flagged, came_back, gone_recall, median_weeks_silent_when_flagged",
+    "user_journey": "user_id, site_id, role, invited_at, activated_at, first_value_at, habitual_at, phase, "
+                    "tickets_before_activation, tickets_before_first_value",
+    "journey_funnel": "site_id, role, invite_month, invited, activated, first_value, habitual, still_active, "
+                      "median_days_to_activation, median_days_to_first_value, tickets_per_user_by_phase",
+    "feature_adoption": "site_id, feature, as_of, users, users_recent, share_recent, share_before, portfolio_share",
 }
 
 

@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,6 +123,35 @@ def build(
     _print_build_summary(summary)
 
 
+class RollupEngine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+@cli.command()
+@_user_facing
+def rollup(
+    input_dir: Annotated[Path, typer.Option("--input", help="The input folder, with raw events.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write: a complete input for `adoption build`.")],
+    engine: Annotated[RollupEngine, typer.Option(help="duckdb (this machine) or spark.")] = RollupEngine.duckdb,
+    spark_master: Annotated[str | None, typer.Option(
+        "--spark-master", help="With --engine spark: the cluster's master URL; default local[*], this machine.")] = None,
+) -> None:
+    """Count the events once per user, UTC day and event name (event_days), for `adoption build --input`."""
+    from pipelines.rollup import rollup as run_rollup
+
+    if spark_master and engine is not RollupEngine.spark:
+        raise InputError("--spark-master is for --engine spark")
+    with err.status(f"rollup on {engine.value}"):
+        summary = run_rollup(input_dir, out_dir, engine.value, spark_master)
+    out.print(
+        f"Wrote {summary.out_dir}: {summary.events:,} events in {summary.event_days:,} rows of event_days "
+        f"(per user, UTC day and event name), from {summary.rows_read:,} event rows in {len(summary.files)} files; "
+        f"{summary.rows_quarantined:,} quarantined (quarantine.parquet). {summary.engine}, {summary.seconds:.1f} s."
+    )
+    out.print(f"Build from it: adoption build --input {summary.out_dir} --db PATH")
+
+
 def _print_build_summary(summary: Any) -> None:
     out.print(f"Built {summary.db_path}, as of the week of {summary.as_of:%d %b %Y}.")
     table = Table()
@@ -130,8 +160,9 @@ def _print_build_summary(summary: Any) -> None:
     for name, rows in summary.table_rows.items():
         table.add_row(name, f"{rows:,}")
     out.print(table)
+    out.print(f"{summary.mode.capitalize()} build: {summary.mode_reason}.")
     out.print(
-        f"Read {summary.rows_read:,} rows from {len(summary.files)} files: {summary.rows_loaded:,} loaded "
+        f"The input: {summary.rows_read:,} rows in {summary.input_files} files: {summary.rows_loaded:,} loaded "
         f"({summary.duplicate_events:,} repeated event deliveries counted once), "
         f"{summary.rows_quarantined:,} quarantined. {summary.seconds:.1f} s."
     )

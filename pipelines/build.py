@@ -3,6 +3,11 @@
 The build writes a new file beside the target and renames it over the target only
 when everything succeeded. A reader holding the old file open keeps reading the old
 file; a build that fails or is killed leaves the previous file as it was.
+
+A build is incremental when the file it replaces has a ledger of its input and every events
+file in it is unchanged (pipelines.load.input_ledger): it reads only the new events files
+(and the small items again) and merges their counts into the previous file's, attached
+read-only (pipelines.load.previous_build), so the tables equal a build from scratch.
 """
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -20,8 +26,17 @@ import duckdb
 from pipelines.build_context import BuildContext
 from pipelines.errors import InputError
 from pipelines.load.carried_quarantine import load_carried_quarantine
-from pipelines.load.input_files import discover
+from pipelines.load.input_files import InputFolder, discover
+from pipelines.load.input_ledger import BuildPlan, LedgerEntry, fingerprint, full_build, plan_build, write_ledger
 from pipelines.load.landing import FileLoad, load_folder
+from pipelines.load.previous_build import (
+    StaleVerdicts,
+    attach_previous,
+    carry_counts,
+    detach_previous,
+    stale_verdicts,
+    why_not_extend,
+)
 from pipelines.sql_runner import Model, load_models, run_models
 from pipelines.table_docs import comment_models, comment_tables, table_docs
 
@@ -45,6 +60,9 @@ class BuildSummary:
     duplicate_events: int
     table_rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    mode: str = "full"  # or "incremental": read only the new events files
+    mode_reason: str = ""
+    input_files: int = 0  # in the whole input; `files` are those read by this build
 
 
 def _temp_path(db_path: Path) -> Path:
@@ -87,22 +105,19 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _previous_runs(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
-    """Create build_runs holding the rows of the file being replaced, if it has them."""
+def _previous_runs(con: duckdb.DuckDBPyConnection, has_previous: bool) -> None:
+    """Create build_runs holding the rows of the file being replaced (attached), if it has them."""
     con.execute(
         """create table main.build_runs (run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
         as_of DATE, input_files VARCHAR, rows_loaded BIGINT, rows_quarantined BIGINT,
-        duplicate_events BIGINT, status VARCHAR)"""
+        duplicate_events BIGINT, status VARCHAR, mode VARCHAR, mode_reason VARCHAR)"""
     )
-    if not db_path.exists():
+    if not has_previous:
         return
     try:
-        con.execute("attach ? as previous (read_only)", [str(db_path)])
         con.execute("insert into main.build_runs by name select * from previous.main.build_runs")
     except duckdb.Error:
         pass  # an older or foreign file: history starts again with this build
-    finally:
-        con.execute("detach database if exists previous")
 
 
 def _drop_intermediates(con: duckdb.DuckDBPyConnection) -> None:
@@ -127,28 +142,66 @@ def build(
     on_step: OnStep = lambda description, step, total: None,
     reviews_path: Path | None = None,
 ) -> BuildSummary:
-    """Build db_path from input_dir; raise InputError when the input is unusable."""
+    """Build db_path from input_dir, incrementally when its ledger allows; raise InputError
+    when the input is unusable."""
     clock = time.perf_counter()
-    started_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    run_id = f"{started_at:%Y%m%dT%H%M%S}-{os.getpid()}"
     folder = discover(input_dir)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned(db_path)
-    models = load_models()
-    total = len(folder.files) + len(models) + len(stages) + 1
-    step = iter(range(total))
+    current = [fingerprint(file) for file in folder.files]
+    run = partial(_build, input_dir, db_path, folder, current, as_of=as_of, stages=stages, on_step=on_step,
+                  reviews_path=reviews_path)
+    try:
+        summary = run(forced=None)
+    except StaleVerdicts as stale:
+        summary = run(forced=full_build(str(stale)))
+    return replace(summary, seconds=time.perf_counter() - clock)
 
-    def on_model(model: Model) -> None:
-        on_step(f"model {model.qualified_name}", next(step), total)
 
+def _plan(con: duckdb.DuckDBPyConnection, previous: list[LedgerEntry] | None, current: list[LedgerEntry]) -> BuildPlan:
+    plan = plan_build(previous, current)
+    obstacle = why_not_extend(con, plan) if plan.is_incremental else None
+    return full_build(obstacle) if obstacle else plan
+
+
+def _build(
+    input_dir: Path,
+    db_path: Path,
+    folder: InputFolder,
+    current: list[LedgerEntry],
+    *,
+    forced: BuildPlan | None,
+    as_of: date | None,
+    stages: Sequence[Stage],
+    on_step: OnStep,
+    reviews_path: Path | None,
+) -> BuildSummary:
+    """One attempt: incremental unless `forced` says otherwise; StaleVerdicts when an
+    incremental build finds the previous build's verdicts on its rows no longer hold."""
+    started_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    run_id = f"{started_at:%Y%m%dT%H%M%S}-{os.getpid()}"
     temp_path = _temp_path(db_path)
     temp_path.unlink(missing_ok=True)
     con = _connect(temp_path)
     try:
-        loads = load_folder(con, folder, started_at, lambda f: on_step(f"load {f.path.name}", next(step), total))
+        previous = attach_previous(con, db_path)
+        plan = forced or _plan(con, previous, current)
+        reading = InputFolder([file for file in folder.files if plan.reads(file)], folder.ignored)
+        models = load_models()
+        total = len(reading.files) + len(models) + len(stages) + 1
+        step = iter(range(total))
+
+        def on_model(model: Model) -> None:
+            on_step(f"model {model.qualified_name}", next(step), total)
+
+        loads = load_folder(con, reading, started_at, lambda f: on_step(f"load {f.path.name}", next(step), total))
         load_carried_quarantine(con, input_dir, folder)
+        carry_counts(con, plan)
         params = {"as_of": as_of}
         waiting = run_models(con, params, on_model)
+        stale = stale_verdicts(con) if plan.is_incremental else None
+        if stale:
+            raise StaleVerdicts(stale)
         window_as_of = _scalar(con, "select as_of from core.build_window")
         if window_as_of is None:
             raise InputError(f"{input_dir}: the events input has no usable event, so there is no week to report on")
@@ -160,20 +213,27 @@ def build(
             waiting = run_models(con, params, on_model, waiting)  # the models that read what it wrote
         on_step("write the file", next(step), total)
         _drop_intermediates(con)
-        rows_read = sum(f.rows_read for f in loads)
+        rows_read_now = {load.path: load.rows_read for load in loads}
+        ledger = sorted([replace(entry, rows_read=rows_read_now[entry.path]) for entry in current
+                         if entry.path in rows_read_now] + list(plan.unchanged_events), key=lambda e: e.path)
+        write_ledger(con, ledger)
+        rows_read = sum(entry.rows_read for entry in ledger)
         rows_quarantined = _scalar(con, "select count(*) from main.quarantine")
-        _previous_runs(con, db_path)
+        _previous_runs(con, previous is not None)
+        detach_previous(con)
         con.execute(
-            "insert into main.build_runs values (?, ?, ?, ?, ?, ?, ?, ?, 'succeeded')",
+            "insert into main.build_runs values (?, ?, ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?)",
             [
                 run_id,
                 started_at,
                 datetime.now(timezone.utc).replace(tzinfo=None),
                 window_as_of,
-                json.dumps([f.path for f in loads]),
+                json.dumps([entry.path for entry in ledger]),
                 rows_read - rows_quarantined,
                 rows_quarantined,
                 duplicate_events,
+                plan.mode,
+                plan.reason,
             ],
         )
         documented = [t for t in table_docs() if t in {r[0] for r in con.execute("show tables").fetchall()}]
@@ -202,5 +262,7 @@ def build(
         rows_quarantined=rows_quarantined,
         duplicate_events=duplicate_events,
         table_rows=table_rows,
-        seconds=time.perf_counter() - clock,
+        mode=plan.mode,
+        mode_reason=plan.reason,
+        input_files=len(ledger),
     )

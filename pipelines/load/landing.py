@@ -16,6 +16,7 @@ import duckdb
 from pipelines.errors import InputError
 from pipelines.load.input_files import InputFile, InputFolder
 from pipelines.load.input_spec import ITEMS, Item
+from pipelines.load.previous_build import create_counted_tables
 from pipelines.load.readers import SourceColumn, open_file, open_parquet_files
 from pipelines.load.validation import landing_ddl, load_file
 
@@ -34,6 +35,7 @@ def create_landing(con: duckdb.DuckDBPyConnection) -> None:
     )
     for item in ITEMS.values():
         con.execute(landing_ddl(item))
+    create_counted_tables(con)
 
 
 def _counts(con: duckdb.DuckDBPyConnection, item: str, files: list[InputFile]) -> dict[str, tuple[int, int, int]]:

@@ -5,9 +5,9 @@
 -- reads it once, into the events per user and day, and does not keep the events themselves.
 -- Grain: one row per event. Key: source_file, row_number (of the first delivery).
 with usable as not materialized (
-    -- read again by each use below: cheaper than holding millions of rows for all of them
-    select * from core.event_checks
-    where reject_reason is null
+    -- read again by each use below: cheaper than holding millions of rows for all of them;
+    -- in an incremental build, without the rows whose event an earlier build counted
+    select * from core.uncounted_events
 ),
 
 repeated_event_ids as (

@@ -7,11 +7,13 @@ one the driver can rename (a local or mounted path), since the rollup renames it
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 from pyspark import StorageLevel
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import DataFrame, SparkSession
@@ -20,11 +22,11 @@ from pipelines.errors import InputError
 from pipelines.load.carried_quarantine import QUARANTINE_FILE
 from pipelines.load.input_files import InputFile, InputFolder
 from pipelines.load.input_spec import ITEMS
-from pipelines.load.landing import FileLoad
+from pipelines.load.landing import FileLoad, create_landing
 from pipelines.load.validation import typed_rows_sql
 from pipelines.rollup.spark_readers import REJECT_COLUMNS, open_file
 from pipelines.rollup.spark_sql import to_spark, view_name
-from pipelines.rollup.stage import STAGE_ITEMS, output_sql, stage_models
+from pipelines.rollup.stage import STAGE_ITEMS, landing_reads, output_sql, stage_models
 
 # Settings the models rely on: times in UTC, null fields kept in to_json (DuckDB's raw
 # keeps them), a repeated JSON key keeps its last value instead of failing the job.
@@ -41,6 +43,7 @@ def spark_session(master: str | None = None) -> SparkSession:
     """The process's Spark session (made on first use); RuntimeError when Spark cannot start."""
     builder = (SparkSession.builder.master(master or "local[*]").appName("adoption rollup")
                .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", DRIVER_MEMORY)
                .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false"))
     try:
@@ -51,6 +54,9 @@ def spark_session(master: str | None = None) -> SparkSession:
     spark.sparkContext.setLogLevel("ERROR")
     for key, value in SQL_SETTINGS.items():
         spark.conf.set(key, value)
+    if spark.sparkContext.master.startswith("local"):
+        # a few partitions per core: Spark's 200 cost more in scheduling than the work on one machine
+        spark.conf.set("spark.sql.shuffle.partitions", str(4 * spark.sparkContext.defaultParallelism))
     return spark
 
 
@@ -60,17 +66,35 @@ def _typed(spark: SparkSession, file: InputFile, rows: DataFrame, columns: dict,
     return spark.sql(sql, args={"source_file": str(file.path), "built_at": f"{built_at:%Y-%m-%d %H:%M:%S.%f}"})
 
 
-def _empty_landing(spark: SparkSession, item: str) -> DataFrame:
-    spark.sql("select cast(null as bigint) as row_number where false").createOrReplaceTempView("input_file")
-    sql = to_spark(typed_rows_sql(ITEMS[item], "input_file", {}, ""))
-    return spark.sql(sql, args={"source_file": "", "built_at": "2000-01-01 00:00:00"})
+def _landing_columns() -> dict[str, list[tuple[str, str]]]:
+    """Every landing table's columns and DuckDB types, as the build creates them."""
+    with duckdb.connect() as con:
+        con.execute("attach ':memory:' as landing")
+        create_landing(con)
+        rows = con.execute("""select table_name, column_name, data_type from duckdb_columns()
+            where database_name = 'landing' order by table_name, column_index""").fetchall()
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in rows:
+        columns.setdefault(table, []).append((column, data_type))
+    return columns
+
+
+def _create_empty_landing(spark: SparkSession) -> None:
+    """An empty view for every landing table the stage's models read: what a full build has
+    for an item without files and for an incremental build's carried counts."""
+    read = landing_reads(stage_models()) | {"rejects"}
+    for table, columns in _landing_columns().items():
+        if table in read:
+            select = ", ".join(f'cast(null as {data_type}) as "{column}"' for column, data_type in columns)
+            spark.sql(to_spark(f"select {select} where false")).createOrReplaceTempView(view_name(f"landing.{table}"))
 
 
 def _load(spark: SparkSession, folder: InputFolder, built_at: datetime) -> None:
-    """landing__<item> for every item the models read, landing__rejects; typed rows kept
-    (memory, then disk) since the models read them several times."""
+    """landing__<item> for the stage's items, landing__rejects, and the other landing tables the
+    models read, empty; typed rows kept (memory, then disk) since the models read them several times."""
+    _create_empty_landing(spark)
     rejects: list[DataFrame] = []
-    for item in (*STAGE_ITEMS, "event_days"):
+    for item in STAGE_ITEMS:
         frames = []
         for file in folder.of(item):
             opened = open_file(spark, file)
@@ -80,31 +104,32 @@ def _load(spark: SparkSession, folder: InputFolder, built_at: datetime) -> None:
                                  f"(the file has: {', '.join(opened.columns) or 'no columns'})")
             frames.append(_typed(spark, file, opened.rows, opened.columns, built_at))
             rejects += [opened.rejects] if opened.rejects is not None else []
-        landing = _empty_landing(spark, item)
-        for frame in frames:
-            landing = landing.unionByName(frame)
-        landing.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(view_name(f"landing.{item}"))
-    all_rejects = spark.createDataFrame([], "source_file string, row_number long, reason string, raw string")
-    for frame in rejects:
-        all_rejects = all_rejects.unionByName(frame.select(*REJECT_COLUMNS))
-    all_rejects.persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(view_name("landing.rejects"))
+        if frames:
+            _union(frames).persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(view_name(f"landing.{item}"))
+    if rejects:
+        _union([frame.select(*REJECT_COLUMNS) for frame in rejects]).persist(StorageLevel.MEMORY_AND_DISK) \
+            .createOrReplaceTempView(view_name("landing.rejects"))
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    return functools.reduce(DataFrame.unionByName, frames)
 
 
 def _file_loads(spark: SparkSession, folder: InputFolder) -> list[FileLoad]:
     """Rows read and rejected per file, as the build counts them; InputError for a file with
     rows and none usable, naming its first bad row (landing._file_load)."""
-    counts: dict[str, list[int]] = {}
-    for item in STAGE_ITEMS:
-        for path, typed, mistyped in spark.sql(
-                f"select source_file, count(*), count(reason) from {view_name(f'landing.{item}')} group by source_file"
-        ).collect():
-            counts[path] = [typed, mistyped, 0]
-    for path, unreadable in spark.sql(
-            f"select source_file, count(*) from {view_name('landing.rejects')} group by source_file").collect():
-        counts.setdefault(path, [0, 0, 0])[2] = unreadable
+    landed = " union all ".join(
+        f"select source_file, reason, true as typed from {view_name(f'landing.{item}')}" for item in STAGE_ITEMS)
+    counts = {
+        path: (typed_rows, mistyped, unreadable)
+        for path, typed_rows, mistyped, unreadable in spark.sql(
+            f"""select source_file, count_if(typed), count_if(typed and reason is not null), count_if(not typed)
+            from ({landed} union all select source_file, reason, false from {view_name('landing.rejects')})
+            group by source_file""").collect()
+    }
     loads = []
     for file in folder.files:
-        typed, mistyped, unreadable = counts.get(str(file.path), [0, 0, 0])
+        typed, mistyped, unreadable = counts.get(str(file.path), (0, 0, 0))
         if typed + unreadable > 0 and typed == mistyped:
             [(row, reason)] = spark.sql(
                 f"""select row_number, reason from (

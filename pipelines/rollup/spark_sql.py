@@ -5,7 +5,8 @@ The models keep to what both engines share (tests/pipelines/test_rollup_parity.p
 them to it); what SQLGlot cannot carry over is adjusted on the syntax tree here:
 - `schema.name` becomes the temp view `schema__name` (Spark's temp views have one-part names);
 - `as not materialized`, a DuckDB planner hint, is dropped;
-- DuckDB's parameters `$name` become Spark's named markers `:name` (SQLGlot's own mapping).
+- DuckDB's parameters `$name` become Spark's named markers `:name` (SQLGlot's own mapping);
+- UBIGINT (DuckDB's hashes), which Spark lacks, becomes DECIMAL(20, 0), which holds it.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def _flatten_tables(node: exp.Expression) -> exp.Expression:
         return exp.Table(this=exp.to_identifier(view_name(f"{node.db}.{node.name}")), alias=node.args.get("alias"))
     if isinstance(node, exp.CTE) and node.args.get("materialized") is False:
         node.set("materialized", None)
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.UBIGINT:
+        return exp.DataType.build("DECIMAL(20, 0)")
     return node
 
 

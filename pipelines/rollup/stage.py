@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlglot
+from sqlglot import exp
+
 from pipelines.load.input_files import InputFolder
 from pipelines.sql_runner import Model, load_models
 
@@ -28,6 +31,16 @@ def stage_models(models: list[Model] | None = None) -> list[Model]:
             needed.add(name)
             todo += by_name[name].reads
     return [model for model in models if model.qualified_name in needed]
+
+
+def landing_reads(models: list[Model]) -> set[str]:
+    """The landing tables the models read (the runner's reads cover the model layers only)."""
+    return {
+        table.name
+        for model in models
+        for table in sqlglot.parse_one(model.sql, read="duckdb").find_all(exp.Table)
+        if table.db == "landing"
+    }
 
 
 def stage_folder(folder: InputFolder) -> InputFolder:

@@ -31,7 +31,8 @@ BUILD = textwrap.dedent("""
     def group(description):
         if description is None: return None
         if description.startswith("load"): return "load and validate"
-        if description == "model core.event_days": return "dedupe events"
+        if description == "model core.user_event_days": return "dedupe and count events"
+        if description == "model core.event_keys": return "keep event keys"
         if description.startswith("model"): return "SQL models"
         return description
     def on_step(description, step, total):
@@ -42,6 +43,7 @@ BUILD = textwrap.dedent("""
     summary = build(Path(sys.argv[1]), Path(sys.argv[2]), stages=BUILD_STAGES, on_step=on_step)
     on_step(None, 0, 0)
     print(json.dumps({"seconds": time.perf_counter() - start, "stages": stages, "rows_read": summary.rows_read,
+                      "mode": summary.mode, "mode_reason": summary.mode_reason,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
 
@@ -91,14 +93,14 @@ ANCHOR = textwrap.dedent("""
 """)
 
 
-def _run(script: str, *args: str) -> dict:
+def run_measured(script: str, *args: str) -> dict:
     result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"measurement failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _demo(work: Path, millions: float) -> Path:
+def demo_folder(work: Path, millions: float) -> Path:
     folder = work / f"demo-{millions:g}M"
     if not (folder / "users.csv").exists():
         users = int(millions * 1_000_000 / EVENTS_PER_USER)
@@ -117,9 +119,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for millions in [float(s) for s in args.sizes.split(",")]:
-        folder = _demo(args.work, millions)
-        anchor = _run(ANCHOR, str(folder), str(args.work / "anchor.duckdb"))
-        built = _run(BUILD, str(folder), str(args.work / "build.duckdb"))
+        folder = demo_folder(args.work, millions)
+        anchor = run_measured(ANCHOR, str(folder), str(args.work / "anchor.duckdb"))
+        built = run_measured(BUILD, str(folder), str(args.work / "build.duckdb"))
         rows.append((millions, built, anchor))
         print(f"{millions:g}M: build {built['seconds']:.1f} s, anchor {anchor['seconds']:.1f} s, "
               f"ratio {built['seconds'] / anchor['seconds']:.2f}, peak {built['rss_mb']:.0f} MB", file=sys.stderr)

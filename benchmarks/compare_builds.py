@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 SKIPPED = {"build_runs"}
-TABLES = "select table_name from information_schema.tables where table_schema = 'main' order by 1"
+TABLES = "select table_name from information_schema.tables where table_schema = ? order by 1"
 
 
-def tables(path: Path) -> dict[str, pl.DataFrame]:
+def tables(path: Path, schema: str = "main", only: Collection[str] | None = None) -> dict[str, pl.DataFrame]:
+    """The schema's tables (or those named in `only`) by name; outside main, as `schema.table`."""
+    prefix = "" if schema == "main" else f"{schema}."
     with duckdb.connect(str(path), read_only=True) as con:
-        names = [name for (name,) in con.execute(TABLES).fetchall() if name not in SKIPPED]
-        return {name: con.sql(f"select * from main.{name}").pl() for name in names}
+        names = [name for (name,) in con.execute(TABLES, [schema]).fetchall()
+                 if name not in SKIPPED and (only is None or name in only)]
+        return {prefix + name: con.sql(f"select * from {schema}.{name}").pl() for name in names}
 
 
 def differences(before: dict[str, pl.DataFrame], after: dict[str, pl.DataFrame]) -> list[str]:

@@ -49,14 +49,26 @@ def _source_columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, Sour
     }
 
 
-def _record_rejects(con: duckdb.DuckDBPyConnection, file: InputFile, rejects: str) -> None:
-    con.execute(
-        f"""insert into landing.rejects
-        select ?, line, 'unreadable row: ' || lower(replace(error_type, '_', ' ')) || ' (' || error_message || ')',
-               csv_line
-        from {rejects}""",
-        [str(file.path)],
-    )
+def wrong_field_count_reason(line: str, expected: int) -> str:
+    """SQL for why a CSV record with too many or too few fields is unreadable, its fields
+    counted from its text (commas inside quotes aside), so that Spark's reader
+    (pipelines.rollup.spark_readers) gives the same reason."""
+    unquoted = f"""regexp_replace({line}, '"[^"]*"', '', 'g')"""
+    fields = f"(length({unquoted}) - length(replace({unquoted}, ',', '')) + 1)"
+    return (f"'unreadable row: ' || case when {fields} > {expected} then 'too many columns' else 'missing columns' end "
+            f"|| ' (Expected Number of Columns: {expected} Found: ' || {fields} || ')'")
+
+
+def _record_rejects(con: duckdb.DuckDBPyConnection, file: InputFile, rejects: str, columns: int | None) -> None:
+    """Copy the reader's rejects to landing.rejects, each with its line as the file has it
+    (DuckDB keeps the line break before it) and a reason; `columns` is a CSV file's number of
+    columns, None for JSON Lines."""
+    line = "trim(csv_line, chr(13) || chr(10))"
+    generic = "'unreadable row: ' || lower(replace(error_type, '_', ' ')) || ' (' || error_message || ')'"
+    reason = generic if columns is None else (
+        f"case when error_type in ('MISSING COLUMNS', 'TOO MANY COLUMNS') then {wrong_field_count_reason(line, columns)} "
+        f"else {generic} end")
+    con.execute(f"insert into landing.rejects select ?, line, {reason}, {line} from {rejects}", [str(file.path)])
 
 
 def _numbered_lines(con: duckdb.DuckDBPyConnection, scan: str, rejects: str, first_line: int) -> str:
@@ -126,7 +138,7 @@ def _open_csv(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> Non
         "select *, row_number() over () as accepted_rank "
         "from read_csv(?, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', {options})",
     )
-    _record_rejects(con, file, rejects)
+    _record_rejects(con, file, rejects, len(con.execute(f"select * exclude (accepted_rank) from {scan} limit 0").description))
     con.execute(f"create or replace temp view {view} as {_numbered_lines(con, scan, rejects, 2)}")
 
 
@@ -138,7 +150,7 @@ def _open_jsonl(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> N
         "from read_csv(?, columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, "
         f"delim = '{JSONL_LINE_DELIMITER}', quote = '', escape = '', {{options}})",
     )
-    _record_rejects(con, file, rejects)
+    _record_rejects(con, file, rejects, None)
     con.execute(
         f"""insert into landing.rejects
         select ?, row_number, 'unreadable row: not a JSON object', line

@@ -121,13 +121,22 @@ def _typed(column: Column, source: SourceColumn | None) -> str:
             return text
 
 
+def _as_text(column: Column, source: SourceColumn) -> str:
+    """The value as the file has it, in text; a time with a zone as its naive UTC time, as
+    Spark shows it too (the session's zone is UTC)."""
+    value = _source(column)
+    if source.sql_type == "TIMESTAMP WITH TIME ZONE":
+        return f"cast(cast({value} as timestamp) as varchar)"
+    return f"cast({value} as varchar)"
+
+
 def _checks(item: Item, column: Column, source: SourceColumn | None) -> list[str]:
     """SQL expressions that give a reason text when this column makes the row bad.
 
     Messages quote the value as the file has it; that text is made for failing rows only.
     """
     name, present = _q(column.name), _present(column, source)
-    shown = f"trim(left(cast({_source(column)} as varchar), {SHOWN_CHARS}))" if source else "''"
+    shown = f"trim(left({_as_text(column, source)}, {SHOWN_CHARS}))" if source else "''"
     quoted = f"'''' || {shown} || ''''"
     checks = []
     if column.required:
@@ -165,7 +174,7 @@ def typed_rows_sql(item: Item, view: str, source_columns: dict[str, SourceColumn
     originals = "".join(f"{_q(sources[c.name].name)} as {_source(c)}, " for c in present)
     typed = ", ".join(f"{_typed(c, sources[c.name])} as {_q(c.name)}" for c in item.columns)
     checks = ", ".join(check for c in item.columns for check in _checks(item, c, sources[c.name]))
-    raw = ", ".join(f"{_q(c.name)} := cast({_source(c)} as varchar)" for c in present)
+    raw = ", ".join(f"{_q(c.name)} := {_as_text(c, sources[c.name])}" for c in present)
     columns = ", ".join(_q(c.name) for c in item.columns)
     return f"""select {columns}, source_file__source as source_file, row_number, reason,
                case when reason is not null then to_json(struct_pack({raw})) end as raw

@@ -4,7 +4,7 @@ rows that cannot be split into columns at all: what pipelines.load.readers does 
 Row numbers are the build's: the 1-based row of a Parquet file (Spark's own row index),
 the 1-based line of a JSON Lines file, and for a CSV file the 1-based record with the
 header as 1, which is its line unless a quoted value spans lines (DuckDB's reader counts
-records too). An unreadable CSV record gets DuckDB's reason for a wrong number of fields.
+records too). An unreadable CSV record gets the loader's reason for a wrong number of fields.
 Not the same: a file that is not valid UTF-8 (DuckDB reads it again as Latin-1; Spark
 reads the bad bytes as U+FFFD) and a stray quote inside a field (DuckDB rejects the line).
 """
@@ -20,12 +20,11 @@ from pyspark.sql.utils import AnalysisException
 
 from pipelines.errors import InputError
 from pipelines.load.input_files import InputFile
-from pipelines.load.readers import SourceColumn
+from pipelines.load.readers import SourceColumn, wrong_field_count_reason
+from pipelines.rollup.spark_sql import to_spark
 
 CORRUPT = "adoption__corrupt_record"
 REJECT_COLUMNS = ["source_file", "row_number", "reason", "raw"]
-# A comma outside double quotes: the fields of a CSV record, as DuckDB counts them.
-FIELD_SEPARATOR = ',(?=(?:[^"]*"[^"]*")*[^"]*$)'
 
 DUCKDB_TYPES = {
     T.StringType: "VARCHAR",
@@ -98,11 +97,8 @@ def _parquet(spark: SparkSession, file: InputFile) -> OpenedFile:
     return OpenedFile(rows, _source_columns(frame.schema), None)
 
 
-def _csv_reason(record: Column, expected: int) -> Column:
-    found = F.size(F.split(record, FIELD_SEPARATOR, -1))
-    kind = F.when(found > expected, "too many columns").otherwise("missing columns")
-    return F.concat(F.lit("unreadable row: "), kind, F.lit(f" (Expected Number of Columns: {expected} Found: "),
-                    found.cast("string"), F.lit(")"))
+def _csv_reason(record: str, expected: int) -> Column:
+    return F.expr(to_spark(wrong_field_count_reason(record, expected)))
 
 
 def _csv(spark: SparkSession, file: InputFile) -> OpenedFile:
@@ -117,7 +113,7 @@ def _csv(spark: SparkSession, file: InputFile) -> OpenedFile:
     rows = numbered.where(F.col(CORRUPT).isNull()).select(*[F.col(_q(name)) for name in header], "row_number")
     rejects = numbered.where(F.col(CORRUPT).isNotNull()).select(
         F.lit(str(file.path)).alias("source_file"), "row_number",
-        _csv_reason(F.col(CORRUPT), len(header)).alias("reason"), F.col(CORRUPT).alias("raw"))
+        _csv_reason(CORRUPT, len(header)).alias("reason"), F.col(CORRUPT).alias("raw"))
     return OpenedFile(rows, _source_columns(T.StructType(schema.fields[:-1])), rejects)
 
 

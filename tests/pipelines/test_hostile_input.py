@@ -14,23 +14,10 @@ from hypothesis import strategies as st
 from pipelines.build import build
 from pipelines.errors import InputError
 from tests.support import TINY, adoption
+from tests.support.hostile import NASTY_STRINGS, ODD_TIMESTAMPS
 
-NASTY_TEXT = st.one_of(
-    st.text(max_size=40),
-    st.sampled_from([
-        "<script>alert('x')</script>", "<b>bold</b> & co", '=HYPERLINK("http://evil.example","x")', "+SUM(A1:A9)",
-        "-1+2", "@cmd", "'; drop table users; --", "Ünïcödé clinic", "家庭医", "a\nmulti\nline", 'quote "inside"',
-        "x" * 20_000, "\u202eevil", "\x00nul", "   ", "",
-    ]),
-)
-TIMESTAMPS = st.one_of(
-    st.sampled_from([
-        "2024-01-02T10:00:00Z", "2024-01-02T10:00:00+05:30", "2024-01-02T10:00:00-08:00", "2024-01-02 10:00:00",
-        "2024-01-02", "2099-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2024-02-30T10:00:00Z", "02/01/2024",
-        "yesterday", "", "2024-01-02T25:00:00Z", "2024-01-02T10:00:00.123456789Z",
-    ]),
-    st.datetimes().map(lambda d: d.isoformat()),
-)
+NASTY_TEXT = st.one_of(st.text(max_size=40), st.sampled_from(NASTY_STRINGS))
+TIMESTAMPS = st.one_of(st.sampled_from(ODD_TIMESTAMPS), st.datetimes().map(lambda d: d.isoformat()))
 
 
 def _write(path: Path, header: list[str], rows: list[list[str]]) -> int:

@@ -6,15 +6,15 @@ PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 FAKETIME := /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 
-.PHONY: run test setup browser oidc-provider clean
+.PHONY: run test setup browser java oidc-provider clean
 
 run: setup
 	$(PY) app.py
 
-# Every test, slow ones included; a missing browser fails here instead of skipping.
+# Every test, slow ones included; a missing browser or Java fails here instead of skipping.
 # The quick loop while editing: `pytest -m "not slow"`.
-test: setup browser oidc-provider
-	ADOPTION_REQUIRE_BROWSER=1 $(PY) -m pytest
+test: setup browser java oidc-provider
+	ADOPTION_REQUIRE_BROWSER=1 ADOPTION_REQUIRE_SPARK=1 $(PY) -m pytest
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ browser: $(CHROMIUM) $(FAKETIME)
 $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# `adoption rollup --engine spark` (and its parity tests) run Spark, which needs Java 17+.
+java:
+	@command -v java >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
 # The queue's browser test moves the server's clock past a snooze with libfaketime.
 $(FAKETIME):

@@ -69,13 +69,13 @@ def calendar_factors(blocks: SiteBlocks, counts: np.ndarray, informs: np.ndarray
     user's own drop keeps a site with many droppers from reading as a site-wide dip, which
     would excuse those very drops.
     """
-    cells = informs[blocks.order]  # in site order
     summing = blocks.summing()
     parts = range(len(summing))
+    # each block's cells in site order as 0/1, made once for every iteration
+    cells = list(each(lambda part: informs[blocks.order[blocks.users[part]]].astype(float), parts))
 
     def learnt(part: int) -> tuple[np.ndarray, np.ndarray]:
-        users = blocks.users[part]
-        learnt_from = counts[blocks.order[users]] * cells[users].astype(float)
+        learnt_from = counts[blocks.order[blocks.users[part]]] * cells[part]
         return learnt_from.sum(axis=1), summing[part] @ learnt_from
 
     user_events, site_events = (np.concatenate(sums) for sums in zip(*each(learnt, parts)))
@@ -84,9 +84,8 @@ def calendar_factors(blocks: SiteBlocks, counts: np.ndarray, informs: np.ndarray
 
     def expected_at(part: int) -> np.ndarray:
         """The block's sites' expected counts: each user's rate x their cells, summed per site."""
-        users, by_site = blocks.users[part], summing[part]
-        values = cells[users].astype(float)
-        exposure = np.einsum("uw,uw->u", values, factors[blocks.site_codes[users]])
+        users, by_site, values = blocks.users[part], summing[part], cells[part]
+        exposure = np.einsum("uw,uw->u", values, np.take(factors, blocks.site_codes[users], axis=0))
         np.divide(user_events[users], np.maximum(exposure, 1e-12), out=by_site.data)  # the block's own weights
         return by_site @ values
 

@@ -40,6 +40,9 @@ MIN_BASELINE_WEEKS = 6
 MIN_BASELINE_ACTIVE_WEEKS = 4  # weeks with use, for the work signal's baseline mean
 MIN_SHAPE_WEEKS = 6  # active weeks a user needs to inform the pooled burstiness
 TAIL_WEEKS = 4  # the window that says whether use is still down now
+# joint statistics this close to a user's largest are evaluated as well (lowest_joint_z): far
+# wider than the special functions' rounding, far narrower than any difference that matters
+NEAR_RELATIVE, NEAR_ABSOLUTE = 1e-9, 1e-12
 
 S = TypeVar("S")
 
@@ -107,8 +110,9 @@ def signed_root_deviance(recent: np.ndarray, baseline: np.ndarray, share: np.nda
 
 
 def _adjusted(events: np.ndarray, active: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Events over the calendar factor in weeks with use, 0 in the others."""
-    return np.divide(events, factors, out=np.zeros(events.shape), where=active)
+    """Events over the calendar factor in weeks with use, 0 in the others (factors are positive, so
+    dividing everywhere and choosing is safe, and cheaper than a masked division)."""
+    return np.where(active, events / factors, 0.0)
 
 
 @dataclass(frozen=True)
@@ -128,11 +132,16 @@ class Signals:
         events = np.ascontiguousarray(self.matrix.events[users].T)
         sites = self.matrix.site_codes[users]
         active = observed & (events > 0)
+
+        def weekly(factors: np.ndarray) -> np.ndarray:
+            """Each user's site's factors, weeks by users."""
+            return np.take(factors, sites, axis=0).T
+
         return ScanInputs(
             observed,
-            CountSignal(events, self.event_factors.T[:, sites] * observed),
-            CountSignal(active, self.presence_factors.T[:, sites] * observed),
-            WorkSignal(_adjusted(events, active, self.work_factors.T[:, sites]), active, self.work_shape),
+            CountSignal(events, weekly(self.event_factors) * observed),
+            CountSignal(active, weekly(self.presence_factors) * observed),
+            WorkSignal(_adjusted(events, active, weekly(self.work_factors)), active, self.work_shape),
         )
 
 
@@ -205,6 +214,37 @@ def _work_z(signal: WorkSignal, windows: Windows) -> np.ndarray:
     return np.where((n_r >= 1) & (n_b >= MIN_BASELINE_ACTIVE_WEEKS), z, np.inf)
 
 
+def _joint_statistic(presence: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """S, the sum of the squared negative parts (a part that cannot be tested adds nothing)."""
+    fell_p = np.minimum(np.where(np.isfinite(presence), presence, 0.0), 0.0)
+    fell_w = np.minimum(np.where(np.isfinite(work), work, 0.0), 0.0)
+    return fell_p**2 + fell_w**2
+
+
+def lowest_joint_z(presence: np.ndarray, work: np.ndarray, testable: np.ndarray) -> np.ndarray:
+    """Each user's lowest joint_z over the `testable` starts (inf where none), from (starts, users) parts.
+
+    joint_z falls as S grows within each of its two forms (with a work part, or presence alone), so
+    only the starts whose S is the largest of their form need its special functions: a tenth of
+    the cost. Those within a hair of the largest are evaluated too, so rounding in the special
+    functions cannot make the answer differ from the lowest of all.
+    """
+    statistic = _joint_statistic(presence, work)
+    both = np.isfinite(work)
+    lowest = np.full(presence.shape[1], np.inf)
+    near = np.zeros(presence.shape, dtype=bool)
+    for form, work_part in ((testable & both, 0.0), (testable & ~both, np.inf)):
+        largest = np.where(form, statistic, -np.inf).max(axis=0)
+        close = form & (statistic >= largest - (NEAR_RELATIVE * largest + NEAR_ABSOLUTE))
+        # no fall in either part (S = 0, most users at most starts) has one z per form
+        at_zero = joint_z(np.zeros(1), np.full(1, work_part))[0]
+        lowest = np.where((close & (statistic == 0)).any(axis=0), np.minimum(lowest, at_zero), lowest)
+        near |= close & (statistic > 0)
+    z = np.full(presence.shape, np.inf)
+    z[near] = joint_z(presence[near], work[near])
+    return np.minimum(lowest, z.min(axis=0))
+
+
 def joint_z(presence: np.ndarray, work: np.ndarray) -> np.ndarray:
     """The one-sided LR test of "presence or work fell" as a z, from its chi-bar-squared tail.
 
@@ -212,9 +252,7 @@ def joint_z(presence: np.ndarray, work: np.ndarray) -> np.ndarray:
     the squared negative parts; with presence alone (no active recent week), P(chi2_1 > s) / 2.
     A z of inf means untestable (no presence test); a rise in both parts gives z = 0.
     """
-    fell_p = np.minimum(np.where(np.isfinite(presence), presence, 0.0), 0.0)
-    fell_w = np.minimum(np.where(np.isfinite(work), work, 0.0), 0.0)
-    statistic = fell_p**2 + fell_w**2
+    statistic = _joint_statistic(presence, work)
     one_part = log_ndtr(-np.sqrt(statistic))  # log(P(chi2_1 > s) / 2)
     log_tail = np.where(np.isfinite(work), np.logaddexp(one_part, np.log(0.25) - statistic / 2), one_part)
     return np.where(np.isfinite(presence), ndtri_exp(np.minimum(log_tail, np.log(0.5))), np.inf)
@@ -265,25 +303,26 @@ def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropS
     windows = Windows(inputs.observed.shape[0], max_recent, max_baseline)
     weeks_recent, weeks_base = windows.sums(inputs.observed)
     events = count_sums(inputs.events, windows)
-    z = joint_z(_presence_z(count_sums(inputs.presence, windows)), _work_z(inputs.work, windows))
-    z = np.where((weeks_base >= MIN_BASELINE_WEEKS) & (weeks_recent >= 1), z, np.inf)
+    presence, work = _presence_z(count_sums(inputs.presence, windows)), _work_z(inputs.work, windows)
+    testable = np.isfinite(presence) & (weeks_base >= MIN_BASELINE_WEEKS) & (weeks_recent >= 1)
     y_recent, y_base, e_recent, e_base = events.y_recent, events.y_base, events.e_recent, events.e_base
     # The change point: the start where events fall furthest below expectation (maximum likelihood
     # for a drop in a Poisson rate). The start with the lowest z is often later, after a drop's
     # first uneven weeks, which would date the drop, and the tickets that count, too late.
     fall = signed_root_deviance(y_recent, y_base, e_recent / np.maximum(e_recent + e_base, 1e-12))
-    start = np.argmin(np.where(np.isfinite(z), fall, np.inf), axis=0)
+    start = np.argmin(np.where(testable, fall, np.inf), axis=0)
     users = np.arange(len(start))
 
     def at_start(values: np.ndarray) -> np.ndarray:
         return values[start, users]
 
-    tested = np.isfinite(z).any(axis=0)
+    tested = testable.any(axis=0)
     base_rate = at_start(y_base) / np.maximum(at_start(e_base), 1e-12)
-    tail = z[int(np.clip(TAIL_WEEKS - windows.recent_weeks[0], 0, z.shape[0] - 1))]
+    tail_start = int(np.clip(TAIL_WEEKS - windows.recent_weeks[0], 0, len(windows.recent_weeks) - 1))
+    tail = np.where(testable[tail_start], joint_z(presence[tail_start], work[tail_start]), np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         return DropScan(
-            z=np.where(tested, z.min(axis=0), np.nan),
+            z=np.where(tested, lowest_joint_z(presence, work, testable), np.nan),
             recent_weeks=np.where(tested, windows.recent_weeks[start], np.nan),
             baseline_rate=np.where(tested, at_start(y_base) / np.maximum(at_start(weeks_base), 1), np.nan),
             recent_rate=np.where(tested, at_start(y_recent) / np.maximum(at_start(weeks_recent), 1), np.nan),

@@ -85,9 +85,13 @@ def _last_26(rows: Rows, row: np.ndarray, week: np.ndarray) -> tuple[np.ndarray,
             rows.between(rows.cumulative, row, week - 25, week))
 
 
+def _band(n_used: np.ndarray, active_26: np.ndarray, events_26: np.ndarray) -> np.ndarray:
+    """rhythm_band from weeks with use so far and weeks with use and events in the last 26."""
+    return rhythm_band(n_used, active_26, events_26 / np.maximum(active_26, 1))
+
+
 def _band_at(rows: Rows, row: np.ndarray, week: np.ndarray) -> np.ndarray:
-    active_26, events_26 = _last_26(rows, row, week)
-    return rhythm_band(rows.through(rows.cumulative_used, row, week), active_26, events_26 / np.maximum(active_26, 1))
+    return _band(rows.through(rows.cumulative_used, row, week), *_last_26(rows, row, week))
 
 
 def rhythm_at(rows: Rows, row: np.ndarray, week: np.ndarray) -> Rhythm:
@@ -107,8 +111,10 @@ def spells(rows: Rows, as_of: int) -> Spells:
     length = np.where(returned, next_week - week, np.maximum(end - week, 0))
     if 2 * len(week) < rows.used.size:  # use in few weeks (a long, sparse history): at those alone
         band = _band_at(rows, row, week)
-    else:  # at every week at once (row and week broadcast), then those with use
-        band = _band_at(rows, np.arange(len(rows.used))[:, None], np.arange(rows.used.shape[1])[None, :])[rows.used]
+    else:  # at every week at once, from slices of the running sums, then those with use
+        used = rows.used
+        band = _band(rows.cumulative_used[:, 1:][used], rows.trailing(rows.cumulative_used, 26)[used],
+                     rows.trailing(rows.cumulative, 26)[used])
     return Spells(week, length, returned, band)
 
 
@@ -328,11 +334,12 @@ def silences_at(model: ReturnModel, cut: int, q: float, q_corroborated: float, p
     weeks_silent = cut - start
     silent = weeks_silent >= 1
     early = np.minimum(weeks_silent, SUDDEN_WEEKS)  # the rule holds at some s <= SUDDEN_WEEKS iff it does there
+    heavy = silent & (rhythm.rate_26 >= heavy_rate)
+    unlikely = np.zeros(len(start), dtype=bool)  # at their own pace: asked of the silent heavy users only
+    unlikely[heavy] = own_pace_p(rhythm.active_26[heavy], rhythm.rate_weeks[heavy], early[heavy]) <= pace_alpha
     rules = {
         "model": silent & (model.stopped_since(q)[cut, band] >= start),
-        "sudden": silent & (rhythm.rate_26 >= heavy_rate)
-        & (own_pace_p(rhythm.active_26, rhythm.rate_weeks, early) <= pace_alpha)
-        & (model.stopped_since(q_corroborated)[start + early, band] >= start),
+        "sudden": heavy & unlikely & (model.stopped_since(q_corroborated)[start + early, band] >= start),
         "year": weeks_silent >= MAX_SILENCE,
         "half_year": (weeks_silent >= HALF_YEAR) & (weeks_silent > seen.longest_gap),
     }

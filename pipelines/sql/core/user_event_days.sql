@@ -41,28 +41,21 @@ counted_before as (
 ),
 
 from_events as (
-    -- the new days added to the same days counted before, then the days they do not touch,
-    -- as they were: a join of the few new days, not a second count of all of them
+    -- the new days added to the same days counted before, and the days on either side alone
+    -- as they are: one join that reads each side once, not a second count of all the days
     select
-        new_days.user_id,
-        new_days.event_date,
-        new_days.event_name,
-        new_days.events + coalesce(counted_before.events, 0) as events,
+        coalesce(new_days.user_id, counted_before.user_id) as user_id,
+        coalesce(new_days.event_date, counted_before.event_date) as event_date,
+        coalesce(new_days.event_name, counted_before.event_name) as event_name,
+        coalesce(new_days.events, 0) + coalesce(counted_before.events, 0) as events,
         least(new_days.first_event_at, counted_before.first_event_at) as first_event_at,
         greatest(new_days.last_event_at, counted_before.last_event_at) as last_event_at,
-        new_days.deliveries + coalesce(counted_before.deliveries, 0) as deliveries
+        coalesce(new_days.deliveries, 0) + coalesce(counted_before.deliveries, 0) as deliveries
     from new_days
-    left join counted_before
+    full join counted_before
         on new_days.user_id = counted_before.user_id
         and new_days.event_date = counted_before.event_date
         and new_days.event_name = counted_before.event_name
-    union all
-    select counted_before.*
-    from counted_before
-    anti join new_days
-        on counted_before.user_id = new_days.user_id
-        and counted_before.event_date = new_days.event_date
-        and counted_before.event_name = new_days.event_name
 ),
 
 from_event_days as (

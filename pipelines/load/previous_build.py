@@ -3,7 +3,7 @@
 
 Taken over (as landing views, read where the models need them): the events it counted per
 user, day and event name, the keys of the event rows it read (core.event_keys), and the
-quarantined rows of its events files. A full build gets the same names as empty tables, so
+quarantined rows of its events files. A full build gets the same names as views of no rows, so
 the models read them alike. The previous file is never written: the new build writes its own.
 
 An old event row's verdict depends on more than its file: on the users (an unknown user, an
@@ -20,17 +20,20 @@ from pipelines.load.input_ledger import BuildPlan, LedgerEntry, read_ledger
 
 PREVIOUS = "previous"
 # What the counting models add the new events to (pipelines/sql/core/uncounted_events.sql,
-# user_event_days.sql): the previous file's in an incremental build, empty otherwise, and
-# empty for any other run of those models (adoption rollup).
-COUNTED_TABLES = {
-    "counted_event_keys": ("event_key UBIGINT", f"select event_key from {PREVIOUS}.core.event_keys"),
+# user_event_days.sql): the previous file's in an incremental build, nothing otherwise (and for
+# any other run of those models, such as adoption rollup). Columns, and where they come from.
+COUNTED_TABLES: dict[str, tuple[dict[str, str], str]] = {
+    "counted_event_keys": ({"event_key": "UBIGINT"}, "core.event_keys"),
     "counted_user_event_days": (
-        "user_id VARCHAR, event_date DATE, event_name VARCHAR, events BIGINT, first_event_at TIMESTAMP, "
-        "last_event_at TIMESTAMP, deliveries BIGINT",
-        f"select user_id, event_date, event_name, events, first_event_at, last_event_at, deliveries "
-        f"from {PREVIOUS}.core.user_event_days",
+        {"user_id": "VARCHAR", "event_date": "DATE", "event_name": "VARCHAR", "events": "BIGINT",
+         "first_event_at": "TIMESTAMP", "last_event_at": "TIMESTAMP", "deliveries": "BIGINT"},
+        "core.user_event_days",
     ),
 }
+
+
+def _previous_rows(columns: dict[str, str], table: str) -> str:
+    return f"select {', '.join(columns)} from {PREVIOUS}.{table}"
 
 
 class StaleVerdicts(Exception):
@@ -59,9 +62,9 @@ def why_not_extend(con: duckdb.DuckDBPyConnection, plan: BuildPlan) -> str | Non
     counts are not laid out as this build's (a file of another version), or it quarantined
     events of the files it keeps as in the future, which a build now may accept
     (validation.NOT_IN_FUTURE's reason)."""
-    for _, source in COUNTED_TABLES.values():
+    for columns, table in COUNTED_TABLES.values():
         try:
-            con.execute(f"{source} limit 0").fetchall()
+            con.execute(f"{_previous_rows(columns, table)} limit 0").fetchall()
         except duckdb.Error:
             return "the last build's counts are laid out otherwise (another version of adoption)"
     [(future, example)] = con.execute(
@@ -73,9 +76,13 @@ def why_not_extend(con: duckdb.DuckDBPyConnection, plan: BuildPlan) -> str | Non
 
 
 def create_counted_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create landing's COUNTED_TABLES, empty: nothing counted before."""
+    """Create landing's COUNTED_TABLES as views of no rows: nothing counted before. A view
+    that is empty by its SQL lets DuckDB drop the joins with it (an anti join with an empty
+    table took 0.7 s of the 20M-event demo's 1.2 s to check its events, each of the three
+    times the dedupe reads them)."""
     for name, (columns, _) in COUNTED_TABLES.items():
-        con.execute(f"create table landing.{name} ({columns})")
+        nulls = ", ".join(f"null::{sql_type} as {column}" for column, sql_type in columns.items())
+        con.execute(f"create view landing.{name} as select {nulls} where false")
 
 
 def carry_counts(con: duckdb.DuckDBPyConnection, plan: BuildPlan) -> None:
@@ -83,9 +90,8 @@ def carry_counts(con: duckdb.DuckDBPyConnection, plan: BuildPlan) -> None:
     add its unchanged files' quarantined rows to landing.carried_quarantine."""
     if not plan.is_incremental:
         return
-    for name, (_, source) in COUNTED_TABLES.items():
-        con.execute(f"drop table landing.{name}")
-        con.execute(f"create view landing.{name} as {source}")
+    for name, (columns, table) in COUNTED_TABLES.items():
+        con.execute(f"create or replace view landing.{name} as {_previous_rows(columns, table)}")
     con.execute(
         f"""insert into landing.carried_quarantine
         select source_file, row_number, reason, raw from {PREVIOUS}.main.quarantine

@@ -249,9 +249,11 @@ def serve(
 
     from app import create_app
     from dashboards.sign_in import load_auth_file, require_sign_in
+    from dashboards.ui import hold_open
 
     sign_in = load_auth_file(auth) if auth is not None else None  # a bad file stops us before the app loads
     app = create_app(db, reviews)
+    hold_open(app)
     if sign_in is not None:
         require_sign_in(app, sign_in)
     err.print(f"Serving {db} at http://{host}:{port}/ (Ctrl+C to stop)")

@@ -14,7 +14,7 @@ from flask import current_app
 
 from metrics.reviews.store import ReviewStore
 
-_PATH, _STORE = "ADOPTION_REVIEWS_PATH", "ADOPTION_REVIEWS"
+_PATH, _STORE, _STAY_OPEN = "ADOPTION_REVIEWS_PATH", "ADOPTION_REVIEWS", "ADOPTION_REVIEWS_STAY_OPEN"
 _opening = threading.Lock()
 
 
@@ -23,9 +23,17 @@ def use_store(app: dash.Dash, path: Path) -> None:
     app.server.config.pop(_STORE, None)
 
 
+def keep_store_open(app: dash.Dash) -> None:
+    """A long-running server keeps a connection to the store open (ReviewStore.stay_open): the
+    access-log write of every page view then costs one commit, not a checkpoint as well."""
+    app.server.config[_STAY_OPEN] = True
+
+
 def review_store() -> ReviewStore:
     config = current_app.config
     with _opening:
         if _STORE not in config:
             config[_STORE] = ReviewStore(config[_PATH])
+            if config.get(_STAY_OPEN):
+                config[_STORE].stay_open()
         return config[_STORE]

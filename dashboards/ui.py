@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
+import dash
 import dash_bootstrap_components as dbc
 import duckdb
 import polars as pl
@@ -21,8 +22,9 @@ from dash.development.base_component import Component
 from flask import current_app
 
 from dashboards.access import viewer_name
-from dashboards.review_store import review_store
+from dashboards.review_store import keep_store_open, review_store
 from dashboards.wording import day, moment
+from metrics.readers.held import held, held_reading
 from metrics.readers.store import BuildInfo, latest_build, reading
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,25 @@ OUTDATED = (
 )
 
 
+_HOLD_FILE = "ADOPTION_HOLD_FILE"  # the app's own setting: set and read here
+
+
+def hold_open(app: dash.Dash) -> None:
+    """Serve every request through connections the process holds open (a long-running server's
+    policy: `adoption serve`): to the data file, looked at on every request, so a new build
+    renamed over it is read at once (while held, the file cannot be opened for writing); and to
+    the reviews store, for the access log every view writes."""
+    app.server.config[_HOLD_FILE] = True
+    keep_store_open(app)
+
+
 @contextmanager
 def database() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the served file, for one request only."""
-    with reading(current_app.config["ADOPTION_DB"]) as con:
+    """A read-only connection to the served file as it is now, for one request only: a cursor of
+    the process's held connection (metrics.readers.held) when the app holds the file, since
+    opening the file costs more than most pages' queries; else a connection of its own."""
+    path = current_app.config["ADOPTION_DB"]
+    with (held_reading(path) if current_app.config.get(_HOLD_FILE) else reading(path)) as con:
         yield con
 
 
@@ -77,11 +94,15 @@ def log_access(kind: str, site_id: str | None = None, users: int | None = None, 
 
 
 def build_info(con: duckdb.DuckDBPyConnection) -> BuildInfo | None:
-    """The latest build, or None for a file that has none recorded."""
-    try:
-        return latest_build(con)
-    except ValueError:
-        return None
+    """The latest build, or None for a file that has none recorded (read once per build file)."""
+
+    def read() -> BuildInfo | None:
+        try:
+            return latest_build(con)
+        except ValueError:
+            return None
+
+    return held(con, ("latest_build",), read)
 
 
 def stamp(info: BuildInfo | None) -> html.P:

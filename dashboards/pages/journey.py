@@ -8,10 +8,12 @@ A site the viewer may not see filters nothing, exactly like one that does not ex
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
+import duckdb
 import polars as pl
 from dash import dcc, html
 
@@ -19,6 +21,7 @@ from dashboards import ui
 from dashboards.access import visible_sites
 from dashboards.wording import count, share
 from metrics.readers.catalog import has_table
+from metrics.readers.held import held
 from metrics.readers.journey_views import (
     JourneyFilter,
     feature_gaps,
@@ -77,6 +80,30 @@ def _first(value: str | list[str] | None) -> str | None:
     return None if value in (None, "", ALL) else value
 
 
+class _JourneyReads(NamedTuple):  # a NamedTuple: Dash loads pages where a dataclass cannot find its module
+    """What the page reads from the build for one site list and filters."""
+
+    defined: bool
+    total: pl.DataFrame
+    by_site: pl.DataFrame | None
+    days: pl.DataFrame
+    tickets: pl.DataFrame
+    features: pl.DataFrame
+
+
+def _read_journey(con: duckdb.DuckDBPyConnection, sites: list[str] | None,
+                  chosen: dict[str, str | None]) -> _JourneyReads:
+    rows = JourneyFilter(sites, **chosen)
+    return _JourneyReads(
+        defined=first_value_defined(con),
+        total=journey_funnel(con, by=(), **asdict(rows)),
+        by_site=journey_funnel(con, by="site_id", **asdict(rows)) if not chosen["site"] else None,
+        days=step_days(con, rows),
+        tickets=tickets_by_phase(con, rows),
+        features=site_features(con, chosen["site"], sites) if chosen["site"] else feature_gaps(con, sites),
+    )
+
+
 @ui.guarded
 def layout(site: str | list[str] | None = None, role: str | list[str] | None = None,
            cohort: str | list[str] | None = None, **_other: str) -> html.Div:
@@ -87,17 +114,14 @@ def layout(site: str | list[str] | None = None, role: str | list[str] | None = N
                 "The journey is not in this build (its journey_funnel table is missing). Rebuild with the adoption "
                 "build command."), lead=LEAD)
         sites = visible_sites(con)
-        choices = journey_choices(con, sites)
+        scope = None if sites is None else tuple(sorted(sites))
+        choices = held(con, ("journey_choices", scope), lambda: journey_choices(con, sites))
         asked = {"site": _first(site), "role": _first(role), "cohort": _first(cohort)}
         # a value the viewer is not offered (another CSM's site, a typo) filters nothing
         chosen = {key: value if value in {v for v, _ in choices[key]} else None for key, value in asked.items()}
-        rows = JourneyFilter(sites, **chosen)
-        defined = first_value_defined(con)
-        total = journey_funnel(con, by=(), **asdict(rows))
-        by_site = journey_funnel(con, by="site_id", **asdict(rows)) if not chosen["site"] else None
-        days = step_days(con, rows)
-        tickets = tickets_by_phase(con, rows)
-        features = (site_features(con, chosen["site"], sites) if chosen["site"] else feature_gaps(con, sites))
+        # read once per build file, site list and filters (only values offered, so the held set stays small)
+        reads = held(con, ("journey_page", scope, *chosen.values()), lambda: _read_journey(con, sites, chosen))
+        defined, total, by_site, days, tickets, features = reads
         names = dict(choices["site"])
     ui.log_access("journey_view", chosen["site"], int(total["invited"][0] or 0),
                   urlencode({k: v for k, v in chosen.items() if v}) or None)

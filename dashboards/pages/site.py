@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlencode
 
 import dash
@@ -24,6 +24,7 @@ from dashboards.csv_export import spreadsheet_safe_csv
 from dashboards.review_store import review_store
 from dashboards.wording import STATUS_LABELS, count, day, moment, share
 from metrics.readers.catalog import has_table
+from metrics.readers.held import held
 from metrics.vocabulary import STATUSES
 from metrics.readers.site_views import (
     RECENT_WEEKS,
@@ -58,6 +59,26 @@ SITE_JOURNEY = "site-journey"
 LATEST_TICKETS = 10
 
 
+class _SiteReads(NamedTuple):  # a NamedTuple: Dash loads pages where a dataclass cannot find its module
+    """What the page reads of one site from the build: the same for every request on one file."""
+
+    health: dict[str, Any] | None
+    trend: pl.DataFrame
+    users: pl.DataFrame | None
+    tickets: pl.DataFrame
+    sessions: pl.DataFrame
+
+
+def _read_site(con: duckdb.DuckDBPyConnection, key: str, as_of: date, sites: list[str] | None) -> _SiteReads:
+    return _SiteReads(
+        health=site_health_row(con, key, sites=sites) if has_table(con, "site_health") else None,
+        trend=site_trend(con, key, sites=sites),
+        users=site_users(con, key, sites=sites) if has_table(con, "user_status") else None,
+        tickets=site_tickets(con, key, as_of, sites=sites),
+        sessions=training_sessions(con, key, as_of, sites=sites),
+    )
+
+
 @ui.guarded
 def layout(site_id: str | None = None, **_other: str) -> html.Div:
     key = unquote(site_id) if site_id else None
@@ -69,11 +90,11 @@ def layout(site_id: str | None = None, **_other: str) -> html.Div:
             return _not_found(info)
         if info is None:
             return ui.page(profile["name"], info, ui.notice("This file has no finished build to show."))
-        health = site_health_row(con, key, sites=sites) if has_table(con, "site_health") else None
-        trend = site_trend(con, key, sites=sites)
-        users = site_users(con, key, sites=sites) if has_table(con, "user_status") else None
-        tickets = site_tickets(con, key, info.as_of, sites=sites)
-        sessions = training_sessions(con, key, info.as_of, sites=sites)
+        # read once per build file, site and site list (a CSM opens the same sites all day), and only
+        # for a site that exists and may be seen, so addresses made up cannot fill what is held
+        scope = None if sites is None else tuple(sorted(sites))
+        reads = held(con, ("site_page", key, info.as_of, scope), lambda: _read_site(con, key, info.as_of, sites))
+    health, trend, users, tickets, sessions = reads.health, reads.trend, reads.users, reads.tickets, reads.sessions
     flagged = None if users is None else _reviewed(flagged_users(users), key, info.as_of)
     ui.log_access("site_view", key, 0 if flagged is None else flagged.height)
     return ui.page(

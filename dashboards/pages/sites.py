@@ -22,7 +22,7 @@ from dashboards.access import viewer_name, visible_sites
 from dashboards.review_store import review_store
 from dashboards.wording import count, share
 from metrics.readers.catalog import has_table
-from metrics.readers.queue_views import queue_flags
+from metrics.readers.queue_views import held_queue_flags
 from metrics.readers.site_views import RISKS, filter_choices, site_list, site_ranking
 from metrics.readers.store import BuildInfo
 from metrics.reviews.queue import new_per_site, read_reviews, with_review_state
@@ -90,7 +90,7 @@ def _new_for_you(con: duckdb.DuckDBPyConnection, sites: list[str] | None, info: 
     user_status)."""
     if info is None or not has_table(con, "user_status"):
         return {}
-    reviewed = with_review_state(queue_flags(con, sites=sites), read_reviews(review_store()), viewer_name(),
+    reviewed = with_review_state(held_queue_flags(con, info, sites=sites), read_reviews(review_store()), viewer_name(),
                                  date.today(), info.as_of)
     return new_per_site(reviewed)
 

@@ -6,9 +6,6 @@ flag at a site the viewer may not see reads exactly like a flag that does not ex
 """
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
 from datetime import date
 from typing import Any
 
@@ -16,6 +13,7 @@ import duckdb
 import polars as pl
 
 from metrics.readers.catalog import has_table
+from metrics.readers.held import held
 from metrics.readers.portfolio import visible
 from metrics.readers.site_views import RISKS
 from metrics.readers.store import BuildInfo
@@ -23,11 +21,6 @@ from metrics.vocabulary import FLAGGED
 
 # A build without site_health still has a queue: its sites simply come unranked.
 _UNSCORED = "select null::varchar as site_id, null::varchar as risk, null::double as health_score where false"
-
-
-_HELD_QUEUES = 32  # (build file, site list) pairs a process keeps the flags of: the portfolio and each CSM's
-_held: OrderedDict[tuple[Any, ...], pl.DataFrame] = OrderedDict()
-_holding = threading.Lock()
 
 
 def queue_flags(con: duckdb.DuckDBPyConnection, *, sites: list[str] | None) -> pl.DataFrame:
@@ -66,42 +59,12 @@ def queue_flags(con: duckdb.DuckDBPyConnection, *, sites: list[str] | None) -> p
 
 
 def held_queue_flags(con: duckdb.DuckDBPyConnection, build: BuildInfo, *, sites: list[str] | None) -> pl.DataFrame:
-    """queue_flags of `build`, the one `con` reads, read once per process and site list and then
-    held: a queue's page is opened all day, and reading thousands of flags through each request's
-    fresh connection cost more than the rest of it.
-
-    The flags are held under the file `con` reads as it is now (where, which inode, size,
-    modification time) and the build it records: a new build, renamed over the file, or a file
-    changed in place is read afresh. A connection to a file without a path is never held for."""
-    file = _file(con)
-    if file is None:
-        return queue_flags(con, sites=sites)
-    key = (*file, build.run_id, build.built_at, None if sites is None else tuple(sorted(sites)))
-    with _holding:
-        flags = _held.get(key)
-        if flags is not None:
-            _held.move_to_end(key)
-            return flags
-    flags = queue_flags(con, sites=sites)
-    with _holding:
-        _held[key] = flags
-        while len(_held) > _HELD_QUEUES:
-            _held.popitem(last=False)
-    return flags
-
-
-def _file(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
-    """The file `con` reads, as where it is and what is there now; None for one in memory, one
-    being written in place (its write-ahead log is there) or one no longer there."""
-    [(path,)] = con.execute(
-        "select path from duckdb_databases() where database_name = current_database()").fetchall()
-    if not path or os.path.exists(f"{path}.wal"):
-        return None
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return (os.path.realpath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    """queue_flags of `build`, the one `con` reads, read once per process, file and site list and
+    then held (metrics.readers.held): a queue's page is opened all day, and reading thousands of
+    flags on each request cost more than the rest of it. A new build renamed over the file, or a
+    file changed in place, is read afresh."""
+    key = ("queue_flags", build.run_id, build.built_at, None if sites is None else tuple(sorted(sites)))
+    return held(con, key, lambda: queue_flags(con, sites=sites))
 
 
 def flag_in_build(

@@ -52,6 +52,24 @@ def test_processes_writing_at_once_lose_nothing_and_never_see_locked(tmp_path: P
     assert store.access_log().height == 600
 
 
+def test_a_store_a_server_keeps_open_loses_nothing(tmp_path: Path) -> None:
+    """`adoption serve` keeps a connection to the store open (ReviewStore.stay_open), so its
+    short connections' closes do not checkpoint: what it and another process write is read by
+    every process, and the store file with its -wal copied holds it all."""
+    path = tmp_path / "adoption.reviews.sqlite"
+    server = ReviewStore(path)
+    server.stay_open()
+    server.log_access("csm0", "site_view", "s1", 3)
+    writer = subprocess.run([sys.executable, "-c", WRITER, str(path), "csm1", "20"], capture_output=True, text=True)
+    assert (writer.returncode, writer.stdout.strip(), writer.stderr) == (0, "done", "")
+    assert server.access_log().height == ReviewStore(path).access_log().height == 21
+    copy = tmp_path / "copy" / path.name
+    copy.parent.mkdir()
+    for suffix in ("", "-wal"):
+        Path(f"{copy}{suffix}").write_bytes(Path(f"{path}{suffix}").read_bytes())
+    assert ReviewStore(copy).actions().height == 20
+
+
 def test_an_undo_takes_back_one_action_and_the_flag_stands_where_it_stood(tmp_path: Path) -> None:
     store = ReviewStore(tmp_path / "r.sqlite")
     week = date(2026, 1, 5)

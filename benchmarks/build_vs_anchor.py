@@ -121,6 +121,7 @@ def main() -> None:
     for millions in [float(s) for s in args.sizes.split(",")]:
         folder = demo_folder(args.work, millions)
         anchor = run_measured(ANCHOR, str(folder), str(args.work / "anchor.duckdb"))
+        (args.work / "build.duckdb").unlink(missing_ok=True)  # else the build extends it (incremental)
         built = run_measured(BUILD, str(folder), str(args.work / "build.duckdb"))
         rows.append((millions, built, anchor))
         print(f"{millions:g}M: build {built['seconds']:.1f} s, anchor {anchor['seconds']:.1f} s, "

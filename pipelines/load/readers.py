@@ -205,6 +205,12 @@ def open_parquet_files(con: duckdb.DuckDBPyConnection, files: list[InputFile], v
     return _source_columns(con, view)
 
 
+def reserved_column(file: InputFile) -> InputError:
+    """The error for a Parquet file with a column named like the loader's own."""
+    return InputError(f"{file.path}: has a column named '{PARQUET_SOURCE_FILE}', a name the loader keeps "
+                      "for itself; rename that column")
+
+
 OPENERS = {"csv": _open_csv, "jsonl": _open_jsonl, "parquet": _open_parquet}
 
 
@@ -223,7 +229,6 @@ def open_file(con: duckdb.DuckDBPyConnection, file: InputFile, view: str) -> dic
         return _source_columns(con, view)
     except duckdb.Error as error:
         if PARQUET_SOURCE_FILE in str(error):
-            raise InputError(f"{file.path}: has a column named '{PARQUET_SOURCE_FILE}', a name the loader keeps "
-                             "for itself; rename that column") from error
+            raise reserved_column(file) from error
         first_line = str(error).strip().splitlines()[0]
         raise InputError(f"{file.path}: cannot be read as {file.format.upper()}: {first_line}") from error

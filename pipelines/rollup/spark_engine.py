@@ -23,10 +23,12 @@ from pipelines.load.carried_quarantine import QUARANTINE_FILE
 from pipelines.load.input_files import InputFile, InputFolder
 from pipelines.load.input_spec import ITEMS
 from pipelines.load.landing import FileLoad, create_landing
+from pipelines.load.readers import PARQUET_SOURCE_FILE, reserved_column
 from pipelines.load.validation import typed_rows_sql
-from pipelines.rollup.spark_readers import REJECT_COLUMNS, open_file
+from pipelines.rollup.spark_readers import REJECT_COLUMNS, OpenedFile, open_file, open_parquet_files, parquet_schema
 from pipelines.rollup.spark_sql import to_spark, view_name
 from pipelines.rollup.stage import STAGE_ITEMS, landing_reads, output_sql, stage_models
+from pipelines.sql_runner import bound
 
 # Settings the models rely on: times in UTC, null fields kept in to_json (DuckDB's raw
 # keeps them), a repeated JSON key keeps its last value instead of failing the job.
@@ -60,10 +62,35 @@ def spark_session(master: str | None = None) -> SparkSession:
     return spark
 
 
-def _typed(spark: SparkSession, file: InputFile, rows: DataFrame, columns: dict, built_at: datetime) -> DataFrame:
+def _typed(spark: SparkSession, item: str, rows: DataFrame, columns: dict, source_file: str | None,
+           built_at: datetime) -> DataFrame:
+    """rows typed and checked by the loader's SELECT; source_file None: each row names its file."""
     rows.createOrReplaceTempView("input_file")
-    sql = to_spark(typed_rows_sql(ITEMS[file.item], "input_file", columns, str(file.path)))
-    return spark.sql(sql, args={"source_file": str(file.path), "built_at": f"{built_at:%Y-%m-%d %H:%M:%S.%f}"})
+    sql = typed_rows_sql(ITEMS[item], "input_file", columns, source_file)
+    params = {"source_file": source_file, "built_at": f"{built_at:%Y-%m-%d %H:%M:%S.%f}"}
+    return spark.sql(to_spark(sql), args=bound(sql, params))
+
+
+def _parquet_runs(spark: SparkSession, files: list[InputFile]) -> tuple[list[list[InputFile]], list[InputFile]]:
+    """Readable Parquet files grouped by their columns, and every other file."""
+    runs: dict[str, list[InputFile]] = {}
+    others = []
+    for file in files:
+        schema = parquet_schema(spark, file) if file.format == "parquet" else None
+        if schema is not None and PARQUET_SOURCE_FILE in schema.fieldNames():
+            raise reserved_column(file)
+        if schema is None:
+            others.append(file)
+        else:
+            runs.setdefault(schema.json(), []).append(file)
+    return list(runs.values()), others
+
+
+def _check_columns(item: str, opened: OpenedFile, files: list[InputFile]) -> None:
+    missing = [c.name for c in ITEMS[item].columns if c.required and c.name not in opened.columns]
+    if missing:
+        raise InputError(f"{files[0].path}: required column '{missing[0]}' is missing "
+                         f"(the file has: {', '.join(opened.columns) or 'no columns'})")
 
 
 def _landing_columns() -> dict[str, list[tuple[str, str]]]:
@@ -96,13 +123,15 @@ def _load(spark: SparkSession, folder: InputFolder, built_at: datetime) -> None:
     rejects: list[DataFrame] = []
     for item in STAGE_ITEMS:
         frames = []
-        for file in folder.of(item):
+        runs, others = _parquet_runs(spark, folder.of(item))
+        for run in runs:
+            opened = open_parquet_files(spark, run)
+            _check_columns(item, opened, run)
+            frames.append(_typed(spark, item, opened.rows, opened.columns, None, built_at))
+        for file in others:
             opened = open_file(spark, file)
-            missing = [c.name for c in ITEMS[item].columns if c.required and c.name not in opened.columns]
-            if missing:
-                raise InputError(f"{file.path}: required column '{missing[0]}' is missing "
-                                 f"(the file has: {', '.join(opened.columns) or 'no columns'})")
-            frames.append(_typed(spark, file, opened.rows, opened.columns, built_at))
+            _check_columns(item, opened, [file])
+            frames.append(_typed(spark, item, opened.rows, opened.columns, str(file.path), built_at))
             rejects += [opened.rejects] if opened.rejects is not None else []
         if frames:
             _union(frames).persist(StorageLevel.MEMORY_AND_DISK).createOrReplaceTempView(view_name(f"landing.{item}"))

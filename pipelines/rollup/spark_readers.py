@@ -20,7 +20,7 @@ from pyspark.sql.utils import AnalysisException
 
 from pipelines.errors import InputError
 from pipelines.load.input_files import InputFile
-from pipelines.load.readers import SourceColumn, wrong_field_count_reason
+from pipelines.load.readers import PARQUET_SOURCE_FILE, SourceColumn, wrong_field_count_reason
 from pipelines.rollup.spark_sql import to_spark
 
 CORRUPT = "adoption__corrupt_record"
@@ -86,15 +86,44 @@ def with_row_index(frame: DataFrame) -> DataFrame:
             .drop("adoption__partition", "adoption__local", "adoption__start"))
 
 
-def _parquet(spark: SparkSession, file: InputFile) -> OpenedFile:
-    frame = spark.read.parquet(str(file.path))
-    columns = [
+def _parquet_columns(frame: DataFrame) -> list[Column]:
+    """The file's own columns; a time with a zone as its naive UTC time, as DuckDB's loader has it."""
+    return [
         F.col(_q(field.name)).cast("timestamp_ntz").alias(field.name)
         if isinstance(field.dataType, T.TimestampType) else F.col(_q(field.name))
-        for field in frame.schema.fields if field.name != "row_number"
+        for field in frame.schema.fields if field.name not in ("row_number", PARQUET_SOURCE_FILE)
     ]
-    rows = frame.select(*columns, (F.col("_metadata.row_index") + 1).alias("row_number"))
+
+
+def _parquet(spark: SparkSession, file: InputFile) -> OpenedFile:
+    frame = spark.read.parquet(str(file.path))
+    rows = frame.select(*_parquet_columns(frame), (F.col("_metadata.row_index") + 1).alias("row_number"))
     return OpenedFile(rows, _source_columns(frame.schema), None)
+
+
+def _spark_uri(file: InputFile) -> str:
+    """The file as Spark names it in _metadata.file_path."""
+    return "file:" + file.path.resolve().as_uri().removeprefix("file://")
+
+
+def open_parquet_files(spark: SparkSession, files: list[InputFile]) -> OpenedFile:
+    """Parquet files with the same columns in one scan, each row naming its file (as the build
+    names it) in column PARQUET_SOURCE_FILE: one typing query instead of one per file."""
+    frame = spark.read.parquet(*[str(file.path) for file in files])
+    names = spark.createDataFrame([(_spark_uri(file), str(file.path)) for file in files],
+                                  f"adoption__uri string, {PARQUET_SOURCE_FILE} string")
+    rows = (frame.select(*_parquet_columns(frame), (F.col("_metadata.row_index") + 1).alias("row_number"),
+                         F.col("_metadata.file_path").alias("adoption__uri"))
+            .join(F.broadcast(names), "adoption__uri").drop("adoption__uri"))
+    return OpenedFile(rows, _source_columns(frame.schema), None)
+
+
+def parquet_schema(spark: SparkSession, file: InputFile) -> T.StructType | None:
+    """The file's columns, or None when Spark cannot read it (it is then opened alone, to say why)."""
+    try:
+        return spark.read.parquet(str(file.path)).schema
+    except AnalysisException:
+        return None
 
 
 def _csv_reason(record: str, expected: int) -> Column:

@@ -82,6 +82,7 @@ def test_event_days_from_a_warehouse(tmp_path: Path, tiny_db: Path) -> None:
         "u9,2024-01-02,open,1",  # not a user
         "u2,2023-12-20,open,1",  # before the week of the invitation
         "u1,2024-01-02,open,-1",  # negative
+        "u1,2099-01-02,open,1",  # in the future
     ]
     (source / "event_days.csv").write_text("\n".join(lines) + "\n")
     build(source, tmp_path / "x.duckdb")
@@ -96,4 +97,5 @@ def test_event_days_from_a_warehouse(tmp_path: Path, tiny_db: Path) -> None:
         (n + 2, "user_id u9 is not in the users input"),
         (n + 3, "day 2023-12-20 is before the week the user was invited (2024-01-03 00:00:00)"),
         (n + 4, "events -1 is negative"),
+        (n + 5, "day 2099-01-02 is in the future (after the build started)"),
     ]

@@ -6,6 +6,7 @@ dashboards); commands import what they run when they run, so `adoption --help` s
 from __future__ import annotations
 
 import functools
+import gc
 import ipaddress
 import os
 import sys
@@ -257,6 +258,9 @@ def serve(
     if sign_in is not None:
         require_sign_in(app, sign_in)
     err.print(f"Serving {db} at http://{host}:{port}/ (Ctrl+C to stop)")
+    # Everything loaded so far (Dash, Plotly, the pages: some 200,000 objects) lives as long as the
+    # server: left out of garbage collection, a full collection no longer costs a request 100-300 ms.
+    gc.freeze()
     waitress_serve(app.server, host=host, port=port, threads=8)
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import duckdb
 import polars as pl
 from dash import html
 from flask import current_app
@@ -20,6 +22,7 @@ from dashboards.wording import count, day, moment, share
 from metrics.readers.backtest_views import HORIZON_WEEKS, MIN_HISTORY_WEEKS, backtest_rows, pooled
 from metrics.readers.build_views import quarantine_by_reason, quarantined_rows, recent_builds
 from metrics.readers.catalog import column_comments, has_table, table_comments
+from metrics.readers.held import held
 
 dash.register_page(__name__, path="/data", name="Data", title="Adoption Radar: the data", order=4)
 
@@ -36,17 +39,36 @@ METHOD_LOOKS = {"ours": (ui.BLUE, "solid"), "30_day_rule": (ui.ORANGE, "dash")}
 BAR_WIDTH_MS = 1.6 * 7 * 24 * 3600 * 1000  # a date axis counts in milliseconds: two bars fill most of 4 weeks
 
 
+class _DataReads(NamedTuple):  # a NamedTuple: Dash loads pages where a dataclass cannot find its module
+    """What the page reads from the build for one site list."""
+
+    builds: pl.DataFrame
+    reasons: pl.DataFrame
+    rejected: pl.DataFrame
+    backtest: pl.DataFrame | None
+    tables: pl.DataFrame
+    columns: pl.DataFrame
+
+
+def _read_data(con: duckdb.DuckDBPyConnection, sites: list[str] | None) -> _DataReads:
+    return _DataReads(
+        builds=recent_builds(con),
+        reasons=quarantine_by_reason(con, sites=sites),
+        rejected=quarantined_rows(con, sites=sites, limit=ROWS_SHOWN),
+        backtest=backtest_rows(con) if has_table(con, "flag_backtest") else None,
+        tables=table_comments(con),
+        columns=column_comments(con),
+    )
+
+
 @ui.guarded
 def layout(**_url_args: str) -> html.Div:
     with ui.database() as con:
         sites = visible_sites(con)
         info = ui.build_info(con)
-        builds = recent_builds(con)
-        reasons = quarantine_by_reason(con, sites=sites)
-        rejected = quarantined_rows(con, sites=sites, limit=ROWS_SHOWN)
-        backtest = backtest_rows(con) if has_table(con, "flag_backtest") else None
-        tables = table_comments(con)
-        columns = column_comments(con)
+        scope = None if sites is None else tuple(sorted(sites))
+        builds, reasons, rejected, backtest, tables, columns = held(con, ("data_page", scope),
+                                                                    lambda: _read_data(con, sites))
     return ui.page(
         "The data behind these pages",
         info,

@@ -2,8 +2,11 @@
 and does training help? Every number covers the sites the viewer may see."""
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import dash
 import dash_bootstrap_components as dbc
+import duckdb
 import polars as pl
 from dash import dcc, html
 
@@ -11,6 +14,7 @@ from dashboards import ui
 from dashboards.access import visible_sites
 from dashboards.wording import count, day, points, share, training_sentence
 from metrics.readers.catalog import has_table
+from metrics.readers.held import held
 from metrics.readers.portfolio import flagged_by_drop_week, status_totals, weekly_activity
 from metrics.readers.site_views import RISKS, site_ranking
 from metrics.readers.training_views import headline, training_effects
@@ -28,16 +32,34 @@ TITLE = "Adoption across your sites"
 WORST_SHOWN = 5
 
 
+class _OverviewReads(NamedTuple):  # a NamedTuple: Dash loads pages where a dataclass cannot find its module
+    """What the page reads from the build for one site list."""
+
+    weeks: pl.DataFrame
+    statuses: dict[str, int]
+    drops: pl.DataFrame
+    ranking: pl.DataFrame | None
+    effect: dict[str, Any] | None
+
+
+def _read_overview(con: duckdb.DuckDBPyConnection, sites: list[str] | None) -> _OverviewReads:
+    return _OverviewReads(
+        weeks=weekly_activity(con, sites=sites),
+        statuses=status_totals(con, sites=sites),
+        drops=flagged_by_drop_week(con, sites=sites),
+        ranking=site_ranking(con, sites=sites) if has_table(con, "site_health") else None,
+        effect=headline(training_effects(con)) if has_table(con, "training_effect") else None,
+    )
+
+
 @ui.guarded
 def layout(**_url_args: str) -> html.Div:
     with ui.database() as con:
         sites = visible_sites(con)
         info = ui.build_info(con)
-        weeks = weekly_activity(con, sites=sites)
-        statuses = status_totals(con, sites=sites)
-        drops = flagged_by_drop_week(con, sites=sites)
-        ranking = site_ranking(con, sites=sites) if has_table(con, "site_health") else None
-        effect = headline(training_effects(con)) if has_table(con, "training_effect") else None
+        scope = None if sites is None else tuple(sorted(sites))
+        weeks, statuses, drops, ranking, effect = held(con, ("overview_page", scope),
+                                                       lambda: _read_overview(con, sites))
     if weeks.is_empty():
         return ui.page(TITLE, info, ui.notice("There is no activity for your sites in this file."))
     return ui.page(

@@ -26,6 +26,7 @@ def roll_up(folder: InputFolder, built_at: datetime, work: Path, target: Path) -
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
         con.execute("set temp_directory = ?", [str(work / "spill")])
+        con.execute("set checkpoint_threshold = '1TB'")  # scratch, deleted after: nothing to save on the way
         con.execute("attach ? as landing", [str(work / "landing.duckdb")])
         loads = load_folder(con, folder, built_at)
         run_models(con, {}, models=stage_models())

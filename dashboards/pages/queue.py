@@ -109,6 +109,7 @@ def _rows(queue: pl.DataFrame) -> list[dict[str, Any]]:
         pl.when(pl.col("new")).then(pl.lit("new"))
         .when(pl.col("review_state") == "snoozed").then(pl.lit("back from a snooze"))
         .otherwise(pl.lit("in your digest")).alias("review"),
+        pl.col("feature_stopped_first").fill_null(""),
         "reason",
     ).to_dicts()
 
@@ -128,7 +129,8 @@ COLUMNS = [
     {"field": "drop_week", "headerName": "Since (week of)", "width": 105, "cellDataType": "text"},
     {"field": "last_ticket_at", "headerName": "Last ticket", "width": 105, "cellDataType": "text"},
     {"field": "review", "headerName": "Review", "width": 115},
-    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 220, **ui.WRAPPED},
+    {"field": "feature_stopped_first", "headerName": "Stopped first (train on)", "width": 120, **ui.WRAPPED},
+    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 200, **ui.WRAPPED},
 ]
 
 

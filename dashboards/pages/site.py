@@ -196,6 +196,7 @@ def _grid_rows(users: pl.DataFrame) -> list[dict[str, Any]]:
         pl.col("last_ticket_at").dt.strftime("%Y-%m-%d"),
         pl.when(pl.col("trained")).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("trained"),
         review_label(),
+        pl.col("feature_stopped_first").fill_null(""),
         "reason",
     ).to_dicts()
 
@@ -225,7 +226,8 @@ COLUMNS = [
     {"field": "last_ticket_at", "headerName": "Last ticket", "width": 105, "cellDataType": "text"},
     {"field": "trained", "headerName": "Trained", "width": 80},
     {"field": "review", "headerName": "Review", "width": 130, **ui.WRAPPED},
-    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 230, **ui.WRAPPED},
+    {"field": "feature_stopped_first", "headerName": "Stopped first (train on)", "width": 120, **ui.WRAPPED},
+    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 200, **ui.WRAPPED},
 ]
 
 
@@ -327,6 +329,7 @@ def outreach_frame(profile: dict[str, Any], users: pl.DataFrame) -> pl.DataFrame
         pl.col("last_active_at").dt.strftime("%Y-%m-%d %H:%M"),
         pl.col("last_ticket_at").dt.strftime("%Y-%m-%d %H:%M"),
         "trained",
+        pl.col("feature_stopped_first").alias("stopped_first_train_on"),
         "reason",
     )
 

@@ -41,6 +41,7 @@ def queue_flags(con: duckdb.DuckDBPyConnection, *, sites: list[str] | None) -> p
                 users.role,
                 users.status,
                 users.reason,
+                users.feature_stopped_first,
                 users.last_ticket_at,
                 health.risk,
                 health.health_score,

@@ -137,7 +137,8 @@ def site_users(con: duckdb.DuckDBPyConnection, site_id: str, *, sites: list[str]
             recent_rate,
             last_ticket_at,
             trained,
-            reason
+            reason,
+            feature_stopped_first
         from user_status
         where site_id = $site_id and {visible("site_id")}
         """,

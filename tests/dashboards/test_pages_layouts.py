@@ -163,11 +163,13 @@ def test_site_lists_its_quiet_and_silently_churned_users(full: Path) -> None:
     worst = worst_site(full)
     tree = render(full, "site", site_id=worst)
     grid = find(tree, site.SITE_USERS)
-    expected = rows(full, "select user_id, strftime(drop_week, '%Y-%m-%d'), reason from user_status "
+    expected = rows(full, "select user_id, strftime(drop_week, '%Y-%m-%d'), reason, "
+                          "coalesce(feature_stopped_first, '') from user_status "
                           "where site_id = ? and status in ('quiet', 'silent_churn') order by drop_week, user_id",
                     [worst])
     assert expected, "the worst site of the demo has quiet users"
-    assert [(r["user_id"], r["drop_week"], r["reason"]) for r in grid.rowData] == expected
+    assert any(feature for *_, feature in expected), "and some stopped a feature first: what to train on"
+    assert [(r["user_id"], r["drop_week"], r["reason"], r["feature_stopped_first"]) for r in grid.rowData] == expected
     assert {r["status"] for r in grid.rowData} <= {"quiet", "silently churned"}
     assert FORMULA_ROLE in {r["role"] for r in grid.rowData}  # shown as it is, never evaluated
     heading = next(node for node in walk(tree) if type(node).__name__ == "H1")

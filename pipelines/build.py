@@ -159,6 +159,7 @@ def build(
 
 
 def _plan(con: duckdb.DuckDBPyConnection, previous: list[LedgerEntry] | None, current: list[LedgerEntry]) -> BuildPlan:
+    """What the ledgers allow, unless the previous file (attached) cannot be extended after all."""
     plan = plan_build(previous, current)
     obstacle = why_not_extend(con, plan) if plan.is_incremental else None
     return full_build(obstacle) if obstacle else plan

@@ -8,5 +8,4 @@ select
     interval 14 day as activation_window,
     interval 28 day as first_value_window,
     interval 56 day as habitual_window,
-    3 as habitual_active_weeks,
-    4 as habitual_of_weeks
+    3 as habitual_active_weeks  -- of 4 consecutive weeks (the RANGE frame of user_milestones)

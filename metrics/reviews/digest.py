@@ -153,7 +153,8 @@ def _as_of_line(as_of: date) -> str:
 def _flag_line(flag: dict, links: Links) -> Line:
     status = STATUS_WORDS.get(flag["status"], flag["status"])
     reason = f": {flag['reason']}" if flag.get("reason") else ""
-    return Line(f"{flag['user_id']} at {flag['site_name']}, {status} since {_day(flag['drop_week'])}{reason}",
+    train_on = f" Stopped {flag['feature_stopped_first']} first." if flag.get("feature_stopped_first") else ""
+    return Line(f"{flag['user_id']} at {flag['site_name']}, {status} since {_day(flag['drop_week'])}{reason}{train_on}",
                 links.site(flag["site_id"]))
 
 

@@ -63,3 +63,12 @@ def test_a_long_list_is_cut_at_the_queue_length_and_only_what_is_named_counts_as
     assert digest.subject.startswith("Adoption Radar: 25 new flags")
     assert "u19 at" in digest.text and "u20 at" not in digest.text and "and 5 more in your queue" in digest.text
     assert digest.flags.height == 20  # the 5 not named stay new for the next digest and in the queue
+
+
+def test_a_flag_says_which_feature_the_user_stopped_first() -> None:
+    new = _flags(user_id=["u1", "u2"], feature_stopped_first=["Order <entry>", None])
+    digest = csm_digest("csm0@vendor.example", WEEK, new, _flags(user_id=[]), None, LINKS, first=True)
+    line = next(line for line in digest.text.splitlines() if "u1 at" in line)
+    assert line.endswith("No use <since> & no ticket. Stopped Order <entry> first.")
+    assert "Stopped" not in next(line for line in digest.text.splitlines() if "u2 at" in line)
+    assert "Stopped Order &lt;entry&gt; first." in digest.html

@@ -3,7 +3,8 @@
 The anchor is the irreducible work: read the events, drop repeated event ids, count per
 user and week, fill the zero weeks, persist the table. Absolute times drift with the
 machine; the ratio build / anchor holds. Each measurement runs in its own process so its
-peak resident memory is its own.
+peak resident memory is its own, and its CPU seconds (user and system): on a machine other
+work shares, their ratio moves less than the wall-clock one.
 
     python benchmarks/build_vs_anchor.py --sizes 1,5,20 --work /tmp/adoption-bench
 """
@@ -25,6 +26,7 @@ EVENTS_PER_USER = 520  # the default demo: about 1.04 million events for 2,000 u
 BUILD = textwrap.dedent("""
     import json, resource, sys, time
     from pathlib import Path
+    cpu_seconds = lambda: sum(getattr(resource.getrusage(resource.RUSAGE_SELF), f) for f in ("ru_utime", "ru_stime"))
     from metrics.stages import BUILD_STAGES
     from pipelines.build import build
     stages, last = {}, [time.perf_counter(), None]
@@ -44,11 +46,12 @@ BUILD = textwrap.dedent("""
     on_step(None, 0, 0)
     print(json.dumps({"seconds": time.perf_counter() - start, "stages": stages, "rows_read": summary.rows_read,
                       "mode": summary.mode, "mode_reason": summary.mode_reason,
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_s": cpu_seconds()}))
 """)
 
 ANCHOR = textwrap.dedent("""
     import json, os, resource, sys, time
+    cpu_seconds = lambda: sum(getattr(resource.getrusage(resource.RUSAGE_SELF), f) for f in ("ru_utime", "ru_stime"))
     import duckdb
     from pipelines.build import MEMORY_LIMIT
     folder, target = sys.argv[1], sys.argv[2]
@@ -89,7 +92,7 @@ ANCHOR = textwrap.dedent("""
     ''')
     con.close()
     print(json.dumps({"seconds": time.perf_counter() - start,
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_s": cpu_seconds()}))
 """)
 
 
@@ -125,7 +128,8 @@ def main() -> None:
         built = run_measured(BUILD, str(folder), str(args.work / "build.duckdb"))
         rows.append((millions, built, anchor))
         print(f"{millions:g}M: build {built['seconds']:.1f} s, anchor {anchor['seconds']:.1f} s, "
-              f"ratio {built['seconds'] / anchor['seconds']:.2f}, peak {built['rss_mb']:.0f} MB", file=sys.stderr)
+              f"ratio {built['seconds'] / anchor['seconds']:.2f}, CPU {built['cpu_s']:.1f} s / {anchor['cpu_s']:.1f} s = "
+              f"{built['cpu_s'] / anchor['cpu_s']:.2f}, peak {built['rss_mb']:.0f} MB", file=sys.stderr)
     memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
         f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
@@ -133,14 +137,16 @@ def main() -> None:
         f"{MEMORY_LIMIT}.",
         f"Command: `python benchmarks/build_vs_anchor.py --sizes {args.sizes}`",
         "",
-        "| events (M) | input rows (M) | build (s) | anchor (s) | build / anchor | build peak RSS (MB) "
-        "| anchor peak RSS (MB) | slowest stages (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| events (M) | input rows (M) | build (s) | anchor (s) | build / anchor | CPU s build / anchor "
+        "| build peak RSS (MB) | anchor peak RSS (MB) | slowest stages (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for millions, built, anchor in rows:
         slowest = ", ".join(f"{name} {sec:.1f}" for name, sec in sorted(built["stages"].items(), key=lambda kv: -kv[1])[:4])
         lines.append(f"| {millions:g} | {built['rows_read'] / 1e6:.1f} | {built['seconds']:.1f} | "
-                     f"{anchor['seconds']:.1f} | {built['seconds'] / anchor['seconds']:.2f} | {built['rss_mb']:.0f} | {anchor['rss_mb']:.0f} | {slowest} |")
+                     f"{anchor['seconds']:.1f} | {built['seconds'] / anchor['seconds']:.2f} | "
+                     f"{built['cpu_s']:.1f} / {anchor['cpu_s']:.1f} = {built['cpu_s'] / anchor['cpu_s']:.2f} | "
+                     f"{built['rss_mb']:.0f} | {anchor['rss_mb']:.0f} | {slowest} |")
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

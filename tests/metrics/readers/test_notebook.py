@@ -30,6 +30,7 @@ def test_notebook_runs_while_the_app_serves_the_file(demo_db: Path, monkeypatch:
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
     figures = [o for cell in notebook.cells for o in cell.get("outputs", []) if "application/vnd.plotly.v1+json" in o.get("data", {})]
-    assert len(figures) == 3  # retention by cohort, by role, and training before/after
+    assert len(figures) == 4  # retention by cohort, by role, training before/after, the journey by role
     tables = [o["data"]["text/plain"] for cell in notebook.cells for o in cell.get("outputs", []) if "text/plain" in o.get("data", {})]
     assert any("went_quiet" in table for table in tables)
+    assert any("first_value_rate" in table for table in tables)

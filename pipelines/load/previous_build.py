@@ -121,7 +121,8 @@ def stale_verdicts(con: duckdb.DuckDBPyConnection) -> str | None:
         with_rows_before as (
             select user_id from {PREVIOUS}.core.event_days
             union
-            select json_extract_string(raw, '$.user_id') from landing.carried_quarantine
+            -- an unreadable line's raw is its text, not JSON, and names no user it could depend on
+            select json_extract_string(try_cast(raw as json), '$.user_id') from landing.carried_quarantine
         )
         select count(distinct user_id), min(user_id) from changed semi join with_rows_before using (user_id)"""
     ).fetchall()

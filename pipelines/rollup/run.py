@@ -68,7 +68,7 @@ def rollup(input_dir: Path, out_dir: Path, engine: Engine = "duckdb", spark_mast
 
             loads = duckdb_engine.roll_up(stage_folder(folder), built_at, scratch, target)
         copy_other_items(input_dir, folder, target)
-        event_days, events, _ = _written(target)
+        event_days, events, quarantined = _written(target)
         publish(target, out_dir, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -78,7 +78,7 @@ def rollup(input_dir: Path, out_dir: Path, engine: Engine = "duckdb", spark_mast
         engine=engine,
         files=event_files,
         rows_read=sum(load.rows_read for load in event_files),
-        rows_quarantined=_written(out_dir)[2],
+        rows_quarantined=quarantined,
         events=events,
         event_days=event_days,
         seconds=time.perf_counter() - clock,

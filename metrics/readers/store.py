@@ -1,7 +1,8 @@
 """Read-only access to a built DuckDB file, for the app and for notebooks.
 
 Each use opens its own read-only connection: the build replaces the file by renaming
-a new one over it, so a connection kept open would keep reading the old build.
+a new one over it, so a connection kept open would keep reading the old build (a server
+holds one and looks at the file on every request instead: metrics.readers.held).
 """
 from __future__ import annotations
 

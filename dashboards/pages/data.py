@@ -22,7 +22,7 @@ from dashboards.wording import count, day, moment, share
 from metrics.readers.backtest_views import HORIZON_WEEKS, MIN_HISTORY_WEEKS, backtest_rows, pooled
 from metrics.readers.build_views import quarantine_by_reason, quarantined_rows, recent_builds
 from metrics.readers.catalog import column_comments, has_table, table_comments
-from metrics.readers.held import held
+from metrics.readers.held import held, sites_key
 
 dash.register_page(__name__, path="/data", name="Data", title="Adoption Radar: the data", order=4)
 
@@ -66,7 +66,7 @@ def layout(**_url_args: str) -> html.Div:
     with ui.database() as con:
         sites = visible_sites(con)
         info = ui.build_info(con)
-        scope = None if sites is None else tuple(sorted(sites))
+        scope = sites_key(sites)
         builds, reasons, rejected, backtest, tables, columns = held(con, ("data_page", scope),
                                                                     lambda: _read_data(con, sites))
     return ui.page(

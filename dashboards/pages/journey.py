@@ -21,7 +21,7 @@ from dashboards import ui
 from dashboards.access import visible_sites
 from dashboards.wording import count, share
 from metrics.readers.catalog import has_table
-from metrics.readers.held import held
+from metrics.readers.held import held, sites_key
 from metrics.readers.journey_views import (
     JourneyFilter,
     feature_gaps,
@@ -114,7 +114,7 @@ def layout(site: str | list[str] | None = None, role: str | list[str] | None = N
                 "The journey is not in this build (its journey_funnel table is missing). Rebuild with the adoption "
                 "build command."), lead=LEAD)
         sites = visible_sites(con)
-        scope = None if sites is None else tuple(sorted(sites))
+        scope = sites_key(sites)
         choices = held(con, ("journey_choices", scope), lambda: journey_choices(con, sites))
         asked = {"site": _first(site), "role": _first(role), "cohort": _first(cohort)}
         # a value the viewer is not offered (another CSM's site, a typo) filters nothing

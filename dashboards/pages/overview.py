@@ -14,7 +14,7 @@ from dashboards import ui
 from dashboards.access import visible_sites
 from dashboards.wording import count, day, points, share, training_sentence
 from metrics.readers.catalog import has_table
-from metrics.readers.held import held
+from metrics.readers.held import held, sites_key
 from metrics.readers.portfolio import flagged_by_drop_week, status_totals, weekly_activity
 from metrics.readers.site_views import RISKS, site_ranking
 from metrics.readers.training_views import headline, training_effects
@@ -57,7 +57,7 @@ def layout(**_url_args: str) -> html.Div:
     with ui.database() as con:
         sites = visible_sites(con)
         info = ui.build_info(con)
-        scope = None if sites is None else tuple(sorted(sites))
+        scope = sites_key(sites)
         weeks, statuses, drops, ranking, effect = held(con, ("overview_page", scope),
                                                        lambda: _read_overview(con, sites))
     if weeks.is_empty():

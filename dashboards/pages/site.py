@@ -24,7 +24,7 @@ from dashboards.csv_export import spreadsheet_safe_csv
 from dashboards.review_store import review_store
 from dashboards.wording import STATUS_LABELS, count, day, moment, share
 from metrics.readers.catalog import has_table
-from metrics.readers.held import held
+from metrics.readers.held import held, sites_key
 from metrics.vocabulary import STATUSES
 from metrics.readers.site_views import (
     RECENT_WEEKS,
@@ -92,7 +92,7 @@ def layout(site_id: str | None = None, **_other: str) -> html.Div:
             return ui.page(profile["name"], info, ui.notice("This file has no finished build to show."))
         # read once per build file, site and site list (a CSM opens the same sites all day), and only
         # for a site that exists and may be seen, so addresses made up cannot fill what is held
-        scope = None if sites is None else tuple(sorted(sites))
+        scope = sites_key(sites)
         reads = held(con, ("site_page", key, info.as_of, scope), lambda: _read_site(con, key, info.as_of, sites))
     health, trend, users, tickets, sessions = reads.health, reads.trend, reads.users, reads.tickets, reads.sessions
     flagged = None if users is None else _reviewed(flagged_users(users), key, info.as_of)

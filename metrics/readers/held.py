@@ -119,6 +119,11 @@ def file_read_by(con: duckdb.DuckDBPyConnection) -> Identity | None:
     return identity(path) if path else None
 
 
+def sites_key(sites: list[str] | None) -> tuple[str, ...] | None:
+    """A site list as part of a `held` key: the same sites in any order are one key; None is all."""
+    return None if sites is None else tuple(sorted(sites))
+
+
 def held(con: duckdb.DuckDBPyConnection, key: tuple[Hashable, ...], read: Callable[[], T]) -> T:
     """`read()` of the file `con` reads, computed once per process and file (as it is) and `key`,
     then the same object until the file changes. A connection to no file is never held for."""

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from metrics.readers.catalog import has_table
-from metrics.readers.held import held
+from metrics.readers.held import held, sites_key
 from metrics.readers.portfolio import visible
 from metrics.readers.site_views import RISKS
 from metrics.readers.store import BuildInfo
@@ -64,7 +64,7 @@ def held_queue_flags(con: duckdb.DuckDBPyConnection, build: BuildInfo, *, sites:
     then held (metrics.readers.held): a queue's page is opened all day, and reading thousands of
     flags on each request cost more than the rest of it. A new build renamed over the file, or a
     file changed in place, is read afresh."""
-    key = ("queue_flags", build.run_id, build.built_at, None if sites is None else tuple(sorted(sites)))
+    key = ("queue_flags", build.run_id, build.built_at, sites_key(sites))
     return held(con, key, lambda: queue_flags(con, sites=sites))
 
 

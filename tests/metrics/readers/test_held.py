@@ -4,6 +4,7 @@ must finish on the file it started with, and a file replaced on disk must be let
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -51,6 +52,24 @@ def test_a_request_reading_the_old_file_finishes_on_it(served: Path, tmp_path: P
     assert retired and all(f.readers == 0 for f in retired)
     with pytest.raises(duckdb.ConnectionException):
         retired[0].con.execute("select 1")
+
+
+def test_requests_at_once_while_a_build_is_renamed_over_the_file(served: Path, tmp_path: Path) -> None:
+    """A server's threads read at once (waitress runs 8) while a build lands: every request reads
+    one whole file, none fails, and the ones after it read the new build."""
+    new = build_file(tmp_path / "new.duckdb", 2)
+
+    def request(i: int) -> int:
+        if i == 100:
+            os.replace(new, served)
+        with held_reading(served) as con:
+            return read(con)
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(request, range(200)))
+    assert set(seen) <= {1, 2} and seen[-1] == 2
+    with held_reading(served) as con:
+        assert read(con) == 2
 
 
 def test_held_frames_follow_the_file(served: Path, tmp_path: Path) -> None:

@@ -45,7 +45,10 @@ Stage = tuple[str, Callable[[BuildContext], None]]
 OnStep = Callable[[str, int, int], None]
 
 PIPELINE_TABLES = ["user_weeks", "site_weeks", "quarantine", "build_runs"]
-MEMORY_LIMIT = os.environ.get("ADOPTION_MEMORY_LIMIT", "3GB")
+# DuckDB's share: the whole process (DuckDB, plus the Arrow and polars frames of the model
+# stages beside it) must stay under 3 GB. At 3GB the 20M-event build peaked at 3.12-3.14 GB;
+# at 2.5GB at 2.65-2.69 GB, in the same time (benchmarks/RESULTS.md).
+MEMORY_LIMIT = os.environ.get("ADOPTION_MEMORY_LIMIT", "2.5GB")
 
 
 @dataclass(frozen=True)

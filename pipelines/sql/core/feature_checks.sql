@@ -3,23 +3,25 @@
 -- twice keeps its first row (in file order), so that one event belongs to one feature.
 -- Grain: one row per input row. Key: source_file, row_number.
 with features as (
+    select * from staging.features
+),
+
+ranked as (
     select
         *,
-        first({'source_file': source_file, 'row_number': row_number}) over (
-            partition by event_name order by source_file, row_number
-        ) as first_row
-    from staging.features
+        first_value('row ' || row_number || ' of ' || source_file) over by_event_name as first_defined_at,
+        row_number() over by_event_name as n_defined
+    from features
+    window by_event_name as (partition by event_name order by source_file, row_number)
 ),
 
 final as (
     select
-        * exclude (first_row),
-        case
-            when first_row.source_file <> source_file or first_row.row_number <> row_number
-                then 'event_name ' || event_name || ' is already mapped by row ' || first_row.row_number
-                    || ' of ' || first_row.source_file
+        * exclude (first_defined_at, n_defined),
+        case when n_defined > 1
+            then 'event_name ' || event_name || ' is already mapped by ' || first_defined_at
         end as reject_reason
-    from features
+    from ranked
 )
 
 select * from final

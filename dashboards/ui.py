@@ -123,6 +123,29 @@ def page(title: str, info: BuildInfo | None, *children: Component | None, lead: 
     return html.Div([*header, *[child for child in children if child is not None]])
 
 
+ALL = "all"  # a filter's option that filters nothing (an empty value would show as a blank box)
+
+
+def filter_value(value: str | list[str] | None) -> str | None:
+    """One filter value from the query string: a repeated key arrives as a list; empty or "all"
+    means no filter."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value in (None, "", ALL) else value
+
+
+def filter_select(id: str, label: str, choices: Sequence[tuple[str, str]], value: str | None, *,
+                  name: str | None = None, md: int = 4) -> dbc.Col:
+    """A labelled filter: "All", then each (value, label) choice; `name` makes it part of a GET form."""
+    options = [{"label": "All", "value": ALL}] + [{"label": text, "value": option} for option, text in choices]
+    return dbc.Col(
+        [dbc.Label(label, html_for=id),
+         dbc.Select(id=id, options=options, value=value or ALL, **({"name": name} if name else {}))],
+        md=md,
+        className="mb-2",
+    )
+
+
 def notice(message: str | Sequence[Component | str], tone: str = "secondary") -> html.Div:
     """An empty or error state in plain words; screen readers announce it."""
     return html.Div(message, className=f"alert alert-{tone} notice", role="alert" if tone == "danger" else "status")

@@ -71,15 +71,6 @@ COLOURS = [ui.BLUE, ui.ORANGE, ui.SKY, ui.GREEN, ui.VERMILLION, ui.PURPLE, ui.GR
 SITES_SHOWN = 25
 
 
-ALL = "all"  # the option that filters nothing (an empty value would show as a blank box)
-
-
-def _first(value: str | list[str] | None) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return None if value in (None, "", ALL) else value
-
-
 class _JourneyReads(NamedTuple):  # a NamedTuple: Dash loads pages where a dataclass cannot find its module
     """What the page reads from the build for one site list and filters."""
 
@@ -116,7 +107,7 @@ def layout(site: str | list[str] | None = None, role: str | list[str] | None = N
         sites = visible_sites(con)
         scope = sites_key(sites)
         choices = held(con, ("journey_choices", scope), lambda: journey_choices(con, sites))
-        asked = {"site": _first(site), "role": _first(role), "cohort": _first(cohort)}
+        asked = {"site": ui.filter_value(site), "role": ui.filter_value(role), "cohort": ui.filter_value(cohort)}
         # a value the viewer is not offered (another CSM's site, a typo) filters nothing
         chosen = {key: value if value in {v for v, _ in choices[key]} else None for key, value in asked.items()}
         # read once per build file, site list and filters (only values offered, so the held set stays small)
@@ -143,10 +134,7 @@ def layout(site: str | list[str] | None = None, role: str | list[str] | None = N
 
 def _filters(choices: dict[str, list[tuple[str, str]]], chosen: dict[str, str | None]) -> html.Form:
     def select(key: str, label: str) -> dbc.Col:
-        options = [{"label": "All", "value": ALL}] + [{"label": text, "value": value} for value, text in choices[key]]
-        return dbc.Col([dbc.Label(label, html_for=f"journey-{key}"),
-                        dbc.Select(id=f"journey-{key}", name=key, options=options, value=chosen[key] or ALL)],
-                       md=3, className="mb-2")
+        return ui.filter_select(f"journey-{key}", label, choices[key], chosen[key], name=key, md=3)
 
     return html.Form(
         dbc.Row([select("site", "Site"), select("role", "Role"), select("cohort", "Invited in (month)"),

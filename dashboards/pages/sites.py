@@ -36,7 +36,6 @@ SITES_RANKING = "sites-ranking"
 SITES_TABLE = "sites-table"
 SITES_PAGER = "sites-pager"
 SITES_NEW = "sites-new"
-ALL = "all"  # the option that filters nothing (an empty value would show as a blank box)
 
 PAGE_SIZE = 50
 
@@ -44,15 +43,8 @@ TITLE = "Sites by risk"
 LEAD = "Worst first: high risk before medium and low, then the lowest health score. Open a site to see who went quiet."
 
 
-def _first(value: str | list[str] | None) -> str | None:
-    """One filter value: a repeated key arrives as a list; empty or "all" means no filter."""
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return None if value in (None, "", ALL) else value
-
-
 def _page_number(value: str | list[str] | None) -> int:
-    text = _first(value)
+    text = ui.filter_value(value)
     return int(text) if text and text.isdigit() and int(text) > 0 else 1
 
 
@@ -69,7 +61,7 @@ def layout(owner: str | list[str] | None = None, region: str | list[str] | None 
         choices = {**filter_choices(con, sites=sites), "risk": RISKS}
         # A value from a link that is not among the viewer's choices filters nothing.
         chosen = {key: value if value in choices[key] else None
-                  for key, value in {"owner": _first(owner), "region": _first(region), "risk": _first(risk)}.items()}
+                  for key, value in {"owner": ui.filter_value(owner), "region": ui.filter_value(region), "risk": ui.filter_value(risk)}.items()}
         ranking = site_ranking(con, sites=sites, **chosen)
         new = _new_for_you(con, sites, info)
     if ranking.is_empty() and not any(chosen.values()):
@@ -96,15 +88,7 @@ def _new_for_you(con: duckdb.DuckDBPyConnection, sites: list[str] | None, info: 
 
 
 def _select(id: str, label: str, options: list[str], value: str | None) -> dbc.Col:
-    return dbc.Col(
-        [
-            dbc.Label(label, html_for=id),
-            dbc.Select(id=id, options=[{"label": "All", "value": ALL}] + [{"label": o, "value": o} for o in options],
-                       value=value or ALL),
-        ],
-        md=4,
-        className="mb-2",
-    )
+    return ui.filter_select(id, label, [(option, option) for option in options], value)
 
 
 def _filters(choices: dict[str, list[str]], chosen: dict[str, str | None]) -> html.Div:
@@ -203,7 +187,7 @@ def _by_name(listing: pl.DataFrame) -> Component:
 def filter_sites(owner: str | None, region: str | None, risk: str | None) -> list:
     """Re-rank under new filters, from the first page. The site list comes from the sign-in,
     never from the browser."""
-    chosen = {"owner": _first(owner), "region": _first(region), "risk": _first(risk)}
+    chosen = {"owner": ui.filter_value(owner), "region": ui.filter_value(region), "risk": ui.filter_value(risk)}
     with ui.database() as con:
         sites = visible_sites(con)
         ranking = site_ranking(con, sites=sites, **chosen)

@@ -122,14 +122,14 @@ def _more(queue: pl.DataFrame) -> str:
 
 
 COLUMNS = [
-    {"field": "user_id", "headerName": "User", "width": 100},
-    {"field": "site_name", "headerName": "Site", "width": 140},
-    {"field": "role", "headerName": "Role", "width": 110},
+    {"field": "user_id", "headerName": "User", "width": 90},
+    {"field": "site_name", "headerName": "Site", "width": 120},
+    {"field": "role", "headerName": "Role", "width": 105},
     {"field": "status", "headerName": "Status", "width": 135},
     {"field": "drop_week", "headerName": "Since (week of)", "width": 105, "cellDataType": "text"},
     {"field": "last_ticket_at", "headerName": "Last ticket", "width": 105, "cellDataType": "text"},
-    {"field": "review", "headerName": "Review", "width": 115},
-    {"field": "feature_stopped_first", "headerName": "Stopped first (train on)", "width": 120, **ui.WRAPPED},
+    {"field": "review", "headerName": "Review", "width": 95},
+    {"field": "feature_stopped_first", "headerName": "Stopped first (train on)", "width": 105, **ui.WRAPPED},
     {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 200, **ui.WRAPPED},
 ]
 

@@ -218,16 +218,16 @@ def review_label() -> pl.Expr:
 
 # Dates as ISO text with a text filter: "2026-09" finds September.
 COLUMNS = [
-    {"field": "user_id", "headerName": "User", "width": 100},
+    {"field": "user_id", "headerName": "User", "width": 85},
     {"field": "role", "headerName": "Role", "width": 105},
     {"field": "status", "headerName": "Status", "width": 135},
     {"field": "drop_week", "headerName": "Since (week of)", "width": 105, "sort": "asc", "cellDataType": "text"},
     {"field": "last_active_at", "headerName": "Last active", "width": 105, "cellDataType": "text"},
     {"field": "last_ticket_at", "headerName": "Last ticket", "width": 105, "cellDataType": "text"},
     {"field": "trained", "headerName": "Trained", "width": 80},
-    {"field": "review", "headerName": "Review", "width": 130, **ui.WRAPPED},
-    {"field": "feature_stopped_first", "headerName": "Stopped first (train on)", "width": 120, **ui.WRAPPED},
-    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 200, **ui.WRAPPED},
+    {"field": "review", "headerName": "Review", "width": 90, **ui.WRAPPED},
+    {"field": "feature_stopped_first", "headerName": "Stopped first (train on)", "width": 105, **ui.WRAPPED},
+    {"field": "reason", "headerName": "Why", "flex": 1, "minWidth": 190, **ui.WRAPPED},
 ]
 
 

@@ -14,10 +14,6 @@ key_actions as (
     select event_name from core.features where is_key_action
 ),
 
-first_value_defined as (
-    select count(*) > 0 as is_defined from key_actions
-),
-
 users as (
     select user_id, site_id, role, invited_at, deactivated_at
     from core.users
@@ -48,7 +44,7 @@ habit_start as (
     select
         activation.user_id,
         date_trunc('week', case
-            when (select is_defined from first_value_defined) then first_value.first_value_at
+            when (select first_value_defined from windows) then first_value.first_value_at
             else activation.activated_at
         end)::date as start_week
     from activation
@@ -92,8 +88,7 @@ final as (
         users.deactivated_at,
         activation.activated_at,
         first_value.first_value_at,
-        habit.habitual_at,
-        (select is_defined from first_value_defined) as first_value_defined
+        habit.habitual_at
     from users
     left join activation on users.user_id = activation.user_id
     left join first_value on users.user_id = first_value.user_id

@@ -14,8 +14,8 @@ journey as (
     from main.user_journey
 ),
 
-first_value_defined as (
-    select is_defined from (select count(*) > 0 as is_defined from core.features where is_key_action)
+windows as (
+    select first_value_defined from core.journey_windows
 ),
 
 tickets as (
@@ -48,17 +48,17 @@ counts as (
         invite_month,
         count(*) as invited,
         count(activated_at) as activated,
-        if((select is_defined from first_value_defined), count(first_value_at), null) as first_value,
+        if((select first_value_defined from windows), count(first_value_at), null) as first_value,
         count(habitual_at) as habitual,
         count(*) filter (where phase = 'still_active') as still_active,
         count(*) filter (where phase = 'invited' and is_pending) as activation_pending,
         if(
-            (select is_defined from first_value_defined),
+            (select first_value_defined from windows),
             count(*) filter (where phase = 'activated' and is_pending),
             null
         ) as first_value_pending,
         count(*) filter (
-            where is_pending and phase = if((select is_defined from first_value_defined), 'first_value', 'activated')
+            where is_pending and phase = if((select first_value_defined from windows), 'first_value', 'activated')
         ) as habitual_pending,
         median(date_diff('second', invited_at, activated_at) / 86400) as median_days_to_activation,
         median(date_diff('second', activated_at, first_value_at) / 86400) as median_days_to_first_value,
@@ -90,7 +90,7 @@ final as (
         counts.still_active / nullif(counts.habitual, 0) as still_active_rate,
         counts.activation_pending = 0 as activation_complete,
         if(
-            (select is_defined from first_value_defined),
+            (select first_value_defined from windows),
             counts.activation_pending + counts.first_value_pending = 0,
             null
         ) as first_value_complete,

@@ -68,12 +68,12 @@ final as (
         case phased.phase
             when 'invited' then phased.invited_at + windows.activation_window
             when 'activated' then phased.activated_at
-                + if(phased.first_value_defined, windows.first_value_window, windows.habitual_window)
+                + if(windows.first_value_defined, windows.first_value_window, windows.habitual_window)
             when 'first_value' then phased.first_value_at + windows.habitual_window
         end as next_step_due_by,
         coalesce(ticket_counts.tickets_before_activation, 0) as tickets_before_activation,
         if(
-            phased.first_value_defined, coalesce(ticket_counts.tickets_before_first_value, 0), null
+            windows.first_value_defined, coalesce(ticket_counts.tickets_before_first_value, 0), null
         ) as tickets_before_first_value
     from phased
     cross join windows

@@ -8,6 +8,7 @@ A site the viewer may not see filters nothing, exactly like one that does not ex
 from __future__ import annotations
 
 from dataclasses import asdict
+from itertools import cycle
 from typing import NamedTuple
 from urllib.parse import urlencode
 
@@ -243,7 +244,7 @@ def _tickets(tickets: pl.DataFrame) -> html.Section:
     categories = tickets["category"].unique(maintain_order=True).sort().to_list()
     phases = [p for p in PHASE_LABELS if p in set(tickets["phase"])]
     traces = []
-    for colour, category in zip(COLOURS * (len(categories) // len(COLOURS) + 1), categories):
+    for colour, category in zip(cycle(COLOURS), categories):
         mine = tickets.filter(pl.col("category") == category)
         per = dict(zip(mine["phase"], mine["per_user"]))
         traces.append(ui.trace("bar", x=[PHASE_LABELS[p] for p in phases], y=[per.get(p, 0) for p in phases],

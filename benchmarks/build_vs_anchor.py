@@ -113,6 +113,13 @@ def demo_folder(work: Path, millions: float) -> Path:
     return folder
 
 
+def machine_line() -> str:
+    """What a result was measured on, for the head of a results table: seconds mean little without it."""
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+            f"{os.cpu_count()} cores, {memory_gb:.0f} GB; DuckDB memory limit {MEMORY_LIMIT}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,5,20", help="millions of events, comma-separated")
@@ -130,11 +137,8 @@ def main() -> None:
         print(f"{millions:g}M: build {built['seconds']:.1f} s, anchor {anchor['seconds']:.1f} s, "
               f"ratio {built['seconds'] / anchor['seconds']:.2f}, CPU {built['cpu_s']:.1f} s / {anchor['cpu_s']:.1f} s = "
               f"{built['cpu_s'] / anchor['cpu_s']:.2f}, peak {built['rss_mb']:.0f} MB", file=sys.stderr)
-    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
-        f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {memory_gb:.0f} GB; DuckDB memory limit "
-        f"{MEMORY_LIMIT}.",
+        f"{machine_line()}.",
         f"Command: `python benchmarks/build_vs_anchor.py --sizes {args.sizes}`",
         "",
         "| events (M) | input rows (M) | build (s) | anchor (s) | build / anchor | CPU s build / anchor "

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from build_vs_anchor import demo_folder
+from build_vs_anchor import demo_folder, machine_line
 
-from pipelines.build import MEMORY_LIMIT
 from pipelines.rollup.spark_engine import DRIVER_MEMORY
 
 ROLLUP = textwrap.dedent("""
@@ -61,11 +58,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/rollup-bench"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
-        f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {memory_gb:.0f} GB; DuckDB memory limit {MEMORY_LIMIT}; Spark local[*], "
-        f"driver memory {DRIVER_MEMORY}.",
+        f"{machine_line()}; Spark local[*], driver memory {DRIVER_MEMORY}.",
         f"Command: `python benchmarks/rollup_engines.py --sizes {args.sizes} --engines {args.engines}`",
         "",
         "| events (M) | engine | event rows read | seconds | of which Spark's start | event rows / s | "

@@ -21,7 +21,7 @@ from metrics.quiet.blocks import each
 
 SHRINK_EVENTS = 25.0  # prior weight, in expected events, of the portfolio's weekly factor
 ITERATIONS = 6  # the factors move by under 1e-4 after that (3e-4 after 5, 2e-10 after 15)
-SITE_BLOCK_USERS = 16_384  # users a block of whole sites (an iteration's step per block is short)
+SITE_BLOCK_USERS = 4_096  # users a block of whole sites: small temporaries, which stay in malloc's arena (blocks.py)
 # the least a week can expect: in a week when no user the factors learn from used it (the
 # second pass leaves out likely drops, which on a small history can be everyone active that
 # week), a user who did use it would otherwise be divided by zero

@@ -14,6 +14,7 @@ then for users who stopped or faded ticketed_decline, silent_churn (stopped) or 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -21,8 +22,9 @@ import polars as pl
 
 from metrics.quiet.rate_drops import rate_drops
 from metrics.quiet.active_history import WeeklyHistory, active_weeks
+from metrics.quiet.blocks import beside
 from metrics.quiet.return_model import ReturnModel, fit_return_model, silences_at
-from metrics.quiet.status_reasons import reason
+from metrics.quiet.status_reasons import with_reason
 from metrics.vocabulary import STATUSES
 from metrics.quiet.user_facts import user_facts, user_tickets
 from pipelines.build_context import BuildContext, week_end
@@ -143,23 +145,24 @@ def score_at(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFram
              model: ReturnModel) -> pl.DataFrame:
     """The contract's user_status rows as of `as_of`, with a return model fitted up to as_of or later
     (it uses only what it knew by each week, so one model serves many past weeks)."""
-    return _score(facts, active_weeks(user_weeks, as_of), tickets, as_of, model)
+    return _score(facts, active_weeks(user_weeks, as_of), tickets, as_of, lambda: model)
 
 
 def score_users(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """The contract's user_status rows from the build's facts, weekly counts and tickets: one weekly
     history serves both tracks."""
     history = active_weeks(user_weeks, as_of)
-    return _score(facts, history, tickets, as_of, fit_return_model(history))
+    return _score(facts, history, tickets, as_of, lambda: fit_return_model(history))
 
 
 def _score(facts: pl.DataFrame, history: WeeklyHistory, tickets: pl.DataFrame, as_of: date,
-           model: ReturnModel) -> pl.DataFrame:
+           model: Callable[[], ReturnModel]) -> pl.DataFrame:
     """score_at, from the weekly history up to as_of (the rate track's) and a return model (the stop
-    track's, which may know later weeks)."""
+    track's, which may know later weeks). The two tracks run side by side (blocks.beside)."""
+    stops = beside(lambda: _stops(model(), as_of))
     users = (
         facts.join(_fades(history, as_of), on="user_id", how="left")
-        .join(_stops(model, as_of), on="user_id", how="left")
+        .join(stops.result(), on="user_id", how="left")
         .pipe(_tracks)
         .pipe(_ticket_since_drop, tickets)
     )
@@ -170,7 +173,7 @@ def _score(facts: pl.DataFrame, history: WeeklyHistory, tickets: pl.DataFrame, a
         pl.when(dropped).then(pl.col("drop_baseline_rate")).otherwise(pl.col("usual_rate")).alias("baseline_rate"),
         pl.when(dropped).then(pl.col("drop_recent_rate")).otherwise(pl.col("lately_rate")).alias("recent_rate"),
     )
-    return users.with_columns(reason(as_of).alias("reason")).select(
+    return with_reason(users, as_of).select(
         "user_id",
         "site_id",
         "role",

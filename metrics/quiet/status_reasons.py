@@ -66,65 +66,72 @@ def _why_stopped() -> pl.Expr:
     )
 
 
-def _active(rate_tested: pl.Expr) -> pl.Expr:
+Sentences = list[tuple[pl.Expr, pl.Expr]]  # (when, sentence) pairs: the first whose `when` holds says it
+
+
+def _active(rate_tested: pl.Expr) -> Sentences:
     """Why an active user is not flagged: their silence is still short, or their use is as usual."""
     recent, usual = pl.col("recent_rate"), pl.col("baseline_rate")
     lately = pl.lit(LATELY_WEEKS)
-    return (
-        pl.when(pl.col("weeks_silent") >= 1)
-        .then(pl.format(
+    return [
+        (pl.col("weeks_silent") >= 1, pl.format(
             "Last used it on {}, {} ago; {} of users like them came back from a silence that long, too many to "
-            "call it a stop.", _day("last_active_at"), _weeks(pl.col("weeks_silent")), _percent("p_back")))
-        .when(usual.is_null() | (usual == 0))
-        .then(pl.format("Using it {} a week in the last {} weeks, after little or no use before.", _per_week("recent_rate"),
-                        lately))
-        .when((recent < 0.7 * usual) & rate_tested)
-        .then(pl.format(
+            "call it a stop.", _day("last_active_at"), _weeks(pl.col("weeks_silent")), _percent("p_back"))),
+        (usual.is_null() | (usual == 0),
+         pl.format("Using it {} a week in the last {} weeks, after little or no use before.", _per_week("recent_rate"),
+                   lately)),
+        ((recent < 0.7 * usual) & rate_tested, pl.format(
             "Using it less lately ({} a week in the last {} weeks, usually {}), within their usual ups and downs.",
-            _per_week("recent_rate"), lately, _per_week("baseline_rate")))
-        .when(recent < 0.7 * usual)
-        .then(pl.format("Using it less lately ({} a week in the last {} weeks, usually {}).", _per_week("recent_rate"),
-                        lately, _per_week("baseline_rate")))
-        .when(recent > 1.5 * usual)
-        .then(pl.format("Using it more than usual ({} a week in the last {} weeks, usually {}).",
-                        _per_week("recent_rate"), lately, _per_week("baseline_rate")))
-        .otherwise(pl.format("Using it {} a week in the last {} weeks, in line with the usual {}.",
-                             _per_week("recent_rate"), lately, _per_week("baseline_rate")))
-    )
+            _per_week("recent_rate"), lately, _per_week("baseline_rate"))),
+        (recent < 0.7 * usual,
+         pl.format("Using it less lately ({} a week in the last {} weeks, usually {}).", _per_week("recent_rate"),
+                   lately, _per_week("baseline_rate"))),
+        (recent > 1.5 * usual,
+         pl.format("Using it more than usual ({} a week in the last {} weeks, usually {}).",
+                   _per_week("recent_rate"), lately, _per_week("baseline_rate"))),
+        (pl.lit(True), pl.format("Using it {} a week in the last {} weeks, in line with the usual {}.",
+                                 _per_week("recent_rate"), lately, _per_week("baseline_rate"))),
+    ]
 
 
-def reason(as_of: date) -> pl.Expr:
-    """The sentence, from the columns score_at builds (status, track, dates, rates, the silence)."""
+def _sentences(as_of: date) -> Sentences:
+    """Every sentence, from the columns score_at builds (status, track, dates, rates, the silence)."""
     weeks_since_drop = _weeks((pl.lit(as_of) - pl.col("drop_week")).dt.total_days() // 7 + 1)
     stopped = pl.col("track") == "stop"
     status = pl.col("status")
-    return (
-        pl.when(status == "deactivated")
-        .then(pl.format("Seat removed on {}.", _day("deactivated_at")))
-        .when(status == "never_activated")
-        .then(pl.format("Invited on {}; has never used the product.", _day("invited_at")))
-        .when((status == "new") & pl.col("last_active_at").is_null())
-        .then(pl.format("Invited on {}; too soon to judge.", _day("invited_at")))
-        .when(status == "new")
-        .then(pl.format("First used it on {}; too little history to judge yet.", _day("first_active_at")))
-        .when(status == "silent_churn")
-        .then(pl.format("Used it {}; {}; no ticket.", _rhythm(), _why_stopped()))
-        .when(status == "quiet")
-        .then(pl.format(
+    return [
+        (status == "deactivated", pl.format("Seat removed on {}.", _day("deactivated_at"))),
+        (status == "never_activated", pl.format("Invited on {}; has never used the product.", _day("invited_at"))),
+        ((status == "new") & pl.col("last_active_at").is_null(),
+         pl.format("Invited on {}; too soon to judge.", _day("invited_at"))),
+        (status == "new", pl.format("First used it on {}; too little history to judge yet.", _day("first_active_at"))),
+        (status == "silent_churn", pl.format("Used it {}; {}; no ticket.", _rhythm(), _why_stopped())),
+        (status == "quiet", pl.format(
             "Used it {} a week until {}; {} a week in the {} since; no ticket.",
             _per_week("baseline_rate"), _day(pl.col("drop_week") - pl.duration(days=1)),
             _per_week("recent_rate"), weeks_since_drop,
-        ))
-        .when((status == "ticketed_decline") & stopped)
-        .then(pl.format(
+        )),
+        ((status == "ticketed_decline") & stopped, pl.format(
             "Used it {}; not since; filed a {} ticket on {}, so support knows.", _rhythm(),
             pl.col("drop_ticket_category").fill_null("support"), _day("drop_ticket_at"),
-        ))
-        .when(status == "ticketed_decline")
-        .then(pl.format(
+        )),
+        (status == "ticketed_decline", pl.format(
             "Use fell from {} to {} a week from {}; filed a {} ticket on {}, so support knows.",
             _per_week("baseline_rate"), _per_week("recent_rate"), _day("drop_week"),
             pl.col("drop_ticket_category").fill_null("support"), _day("drop_ticket_at"),
-        ))
-        .otherwise(_active(pl.col("rate_tested").fill_null(False)))
-    )
+        )),
+        *_active(pl.col("rate_tested").fill_null(False)),
+    ]
+
+
+def with_reason(users: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """`users` with their `reason`. Each sentence is written for its own users only: as one
+    when-then chain, polars would write every sentence for every user and keep one."""
+    sentences = _sentences(as_of)
+    which = pl.when(sentences[0][0]).then(0)
+    for number, (when, _) in enumerate(sentences[1:], 1):
+        which = which.when(when).then(number)
+    numbered = users.lazy().with_columns(which.alias("_sentence"), pl.int_range(pl.len()).alias("_row"))
+    written = pl.concat([numbered.filter(pl.col("_sentence") == number).select("_row", sentence.alias("reason"))
+                         for number, (_, sentence) in enumerate(sentences)]).sort("_row").collect()
+    return users.with_columns(written["reason"])

@@ -63,37 +63,54 @@ def site_blocks(matrix: ActivityMatrix) -> SiteBlocks:
 
 def calendar_factors(blocks: SiteBlocks, counts: np.ndarray, informs: np.ndarray) -> np.ndarray:
     """(sites, weeks) factors for `counts` (events, or weeks with use) in the cells `informs`
+    (users x weeks, bool), averaging 1 per site: see calendar_factors_together."""
+    return calendar_factors_together(blocks, [counts], informs)[0]
+
+
+def calendar_factors_together(blocks: SiteBlocks, counts: list[np.ndarray], informs: np.ndarray) -> list[np.ndarray]:
+    """(sites, weeks) factors for each of `counts` (events, or weeks with use) in the cells `informs`
     (users x weeks, bool), averaging 1 per site.
 
     The cells are the user-weeks the factors are learnt from: leaving out the weeks after a
     user's own drop keeps a site with many droppers from reading as a site-wide dip, which
-    would excuse those very drops.
+    would excuse those very drops. Counts learnt from the same cells are fitted together, so
+    the cells are made, and each block read, once for all of them.
     """
     summing = blocks.summing()
     parts = range(len(summing))
-    # each block's cells in site order as 0/1, made once for every iteration
+    # each block's cells in site order as 0/1, made once for every fit and iteration
     cells = list(each(lambda part: informs[blocks.order[blocks.users[part]]].astype(float), parts))
 
-    def learnt(part: int) -> tuple[np.ndarray, np.ndarray]:
-        learnt_from = counts[blocks.order[blocks.users[part]]] * cells[part]
-        return learnt_from.sum(axis=1), summing[part] @ learnt_from
+    def learnt(part: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        rows = blocks.order[blocks.users[part]]
+        return [(learnt_from.sum(axis=1), summing[part] @ learnt_from)
+                for learnt_from in (values[rows] * cells[part] for values in counts)]
 
-    user_events, site_events = (np.concatenate(sums) for sums in zip(*each(learnt, parts)))
-    portfolio_events = site_events.sum(axis=0)
-    factors = np.ones(site_events.shape)
+    sums = list(each(learnt, parts))
+    user_events, site_events = ([np.concatenate([part[fit][side] for part in sums]) for fit in range(len(counts))]
+                                for side in (0, 1))
+    factors = [np.ones(site.shape) for site in site_events]
 
-    def expected_at(part: int) -> np.ndarray:
+    def expected_at(part: int) -> list[np.ndarray]:
         """The block's sites' expected counts: each user's rate x their cells, summed per site."""
         users, by_site, values = blocks.users[part], summing[part], cells[part]
-        exposure = np.einsum("uw,uw->u", values, np.take(factors, blocks.site_codes[users], axis=0))
-        np.divide(user_events[users], np.maximum(exposure, 1e-12), out=by_site.data)  # the block's own weights
-        return by_site @ values
+        expected = []
+        for fit_factors, fit_events in zip(factors, user_events):
+            exposure = np.einsum("uw,uw->u", values, np.take(fit_factors, blocks.site_codes[users], axis=0))
+            np.divide(fit_events[users], np.maximum(exposure, 1e-12), out=by_site.data)  # the block's own weights
+            expected.append(by_site @ values)
+        return expected
 
     for _ in range(ITERATIONS):
-        expected = np.concatenate(list(each(expected_at, parts)))
-        portfolio = portfolio_events / np.maximum(expected.sum(axis=0), 1e-12)
-        factors = (site_events + SHRINK_EVENTS * portfolio) / (expected + SHRINK_EVENTS)
-        weight = expected.sum(axis=1, keepdims=True)
-        level = (factors * expected).sum(axis=1, keepdims=True) / np.maximum(weight, 1e-12)
-        factors = factors / np.where(level > 0, level, 1.0)
-    return np.maximum(factors, MIN_FACTOR)
+        expected = [np.concatenate(fit) for fit in zip(*each(expected_at, parts))]
+        factors = [_step(site, fit) for site, fit in zip(site_events, expected)]
+    return [np.maximum(fit, MIN_FACTOR) for fit in factors]
+
+
+def _step(site_events: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """One iteration's factors, from the events each site had and expected, shrunk towards the portfolio."""
+    portfolio = site_events.sum(axis=0) / np.maximum(expected.sum(axis=0), 1e-12)
+    factors = (site_events + SHRINK_EVENTS * portfolio) / (expected + SHRINK_EVENTS)
+    weight = expected.sum(axis=1, keepdims=True)
+    level = (factors * expected).sum(axis=1, keepdims=True) / np.maximum(weight, 1e-12)
+    return factors / np.where(level > 0, level, 1.0)

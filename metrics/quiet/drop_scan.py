@@ -86,10 +86,10 @@ class CountSignal:
 
 @dataclass(frozen=True)
 class WorkSignal:
-    """Calendar-adjusted events in each observed week with any use: negative binomial, pooled shape."""
+    """Calendar-adjusted events in each observed week with any use: negative binomial, pooled shape.
+    Its weeks (observed, at least one event) are the presence signal's counts, summed once for both."""
 
     adjusted: np.ndarray  # (weeks, users): events / calendar factor where active, else 0
-    active: np.ndarray  # (weeks, users) bool: observed and at least one event
     shape: float  # k in Var = mu + mu^2 / k, everyone's median
 
 
@@ -141,7 +141,7 @@ class Signals:
             observed,
             CountSignal(events, weekly(self.event_factors) * observed),
             CountSignal(active, weekly(self.presence_factors) * observed),
-            WorkSignal(_adjusted(events, active, weekly(self.work_factors)), active, self.work_shape),
+            WorkSignal(_adjusted(events, active, weekly(self.work_factors)), self.work_shape),
         )
 
 
@@ -203,9 +203,10 @@ def _nb_profile(n: np.ndarray, total: np.ndarray, k: float) -> np.ndarray:
     return n * k * np.log(k / (k + mean)) + _xlogy(total, mean / (k + mean))
 
 
-def _work_z(signal: WorkSignal, windows: Windows) -> np.ndarray:
-    """Signed root of the two-sample NB deviance of events per active week (shape known)."""
-    n_r, n_b = windows.sums(signal.active)
+def _work_z(signal: WorkSignal, active: CountSums, windows: Windows) -> np.ndarray:
+    """Signed root of the two-sample NB deviance of events per active week (shape known), from the
+    presence signal's sums (its counts are the active weeks)."""
+    n_r, n_b = active.y_recent, active.y_base
     s_r, s_b = windows.sums(signal.adjusted)
     k = signal.shape
     deviance = 2 * (_nb_profile(n_r, s_r, k) + _nb_profile(n_b, s_b, k) - _nb_profile(n_r + n_b, s_r + s_b, k))
@@ -276,7 +277,7 @@ class ScanInputs:
 
         work = self.work
         return ScanInputs(take(self.observed), counts(self.events), counts(self.presence),
-                          WorkSignal(take(work.adjusted), take(work.active), work.shape))
+                          WorkSignal(take(work.adjusted), work.shape))
 
     def shuffled(self, rng: np.random.Generator) -> ScanInputs:
         """These histories with their weeks in random order: no change, yet just as bursty."""
@@ -303,7 +304,8 @@ def _scan_block(inputs: ScanInputs, max_recent: int, max_baseline: int) -> DropS
     windows = Windows(inputs.observed.shape[0], max_recent, max_baseline)
     weeks_recent, weeks_base = windows.sums(inputs.observed)
     events = count_sums(inputs.events, windows)
-    presence, work = _presence_z(count_sums(inputs.presence, windows)), _work_z(inputs.work, windows)
+    active = count_sums(inputs.presence, windows)
+    presence, work = _presence_z(active), _work_z(inputs.work, active, windows)
     testable = np.isfinite(presence) & (weeks_base >= MIN_BASELINE_WEEKS) & (weeks_recent >= 1)
     y_recent, y_base, e_recent, e_base = events.y_recent, events.y_base, events.e_recent, events.e_base
     # The change point: the start where events fall furthest below expectation (maximum likelihood

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from metrics.quiet.blocks import BLOCK_CELLS, MIN_BLOCK_USERS, ranges
+from metrics.quiet.blocks import BLOCK_CELLS, MIN_BLOCK_USERS, each, ranges
 
 EXACT_FLOAT32 = 2**24  # counts below this are exact in float32; a history with more is kept in float64
 ROW_CHUNK = 2**20  # user_weeks rows spread into the dense history at a time: small temporaries
@@ -160,7 +160,8 @@ def _row_users(ends: np.ndarray, number: np.ndarray, rows: slice) -> np.ndarray:
 def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> WeeklyHistory:
     """From `user_weeks` (user_id, site_id, week, events, is_enrolled; one row per user and week),
     every user's history up to the as_of week. Without a site_id (the return model needs none),
-    everyone is at one site. The rows are spread into the dense arrays a chunk at a time."""
+    everyone is at one site. The rows are spread into the dense arrays a chunk at a time, the chunks
+    side by side on every core."""
     site = pl.col("site_id") if "site_id" in user_weeks.columns else pl.lit("").alias("site_id")
     frame = user_weeks.select("user_id", site, "week", "events", "is_enrolled")
     if frame.height and frame["week"].max() > as_of:
@@ -177,11 +178,14 @@ def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> WeeklyHistory:
     exact = len(counts) == 0 or max(-counts.min(), counts.max()) < EXACT_FLOAT32
     events = np.zeros((len(number), n_weeks), dtype=np.float32 if exact else np.float64)
     enrolled = np.zeros((len(number), n_weeks), dtype=bool)
-    for start in range(0, len(days), ROW_CHUNK):
-        rows = slice(start, min(start + ROW_CHUNK, len(days)))
+
+    def spread(rows: slice) -> None:
+        """These rows into their cells: each (user, week) has one row, so chunks can go side by side."""
         cell = _row_users(ends, number, rows) * n_weeks + (days[rows] - (epoch - date(1970, 1, 1)).days) // 7
         events.reshape(-1)[cell] = counts[rows]
         enrolled.reshape(-1)[cell] = frame["is_enrolled"][rows].fill_null(False).to_numpy()
+
+    list(each(spread, [slice(start, min(start + ROW_CHUNK, len(days))) for start in range(0, len(days), ROW_CHUNK)]))
     return WeeklyHistory(
         epoch=epoch,
         user_ids=frame["user_id"].gather(first_rows),

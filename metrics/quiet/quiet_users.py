@@ -158,11 +158,11 @@ def score_users(facts: pl.DataFrame, user_weeks: pl.DataFrame, tickets: pl.DataF
 def _score(facts: pl.DataFrame, history: WeeklyHistory, tickets: pl.DataFrame, as_of: date,
            model: Callable[[], ReturnModel]) -> pl.DataFrame:
     """score_at, from the weekly history up to as_of (the rate track's) and a return model (the stop
-    track's, which may know later weeks). The two tracks run side by side (blocks.beside)."""
-    stops = beside(lambda: _stops(model(), as_of))
+    track's, which may know later weeks). The two tracks run side by side (blocks.beside), the stop
+    track, done first, joining its users to the facts while the rate track runs."""
+    stops = beside(lambda: facts.join(_stops(model(), as_of), on="user_id", how="left"))
     users = (
-        facts.join(_fades(history, as_of), on="user_id", how="left")
-        .join(stops.result(), on="user_id", how="left")
+        stops.result().join(_fades(history, as_of), on="user_id", how="left")
         .pipe(_tracks)
         .pipe(_ticket_since_drop, tickets)
     )

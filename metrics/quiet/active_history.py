@@ -157,6 +157,16 @@ def _row_users(ends: np.ndarray, number: np.ndarray, rows: slice) -> np.ndarray:
     return np.repeat(number[first:last + 1], stops - starts)
 
 
+def _site_codes(sites: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct sites sorted, and each user's index among them: the few distinct sites sorted,
+    and every user's looked up (a hash lookup, not a sort of every user's site)."""
+    ids = sites.unique().sort()
+    if sites.null_count():  # a user without a site: ranked as it always was
+        return ids.to_numpy(), (sites.rank("dense") - 1).to_numpy().astype(np.int64)
+    codes = sites.replace_strict(ids, pl.int_range(len(ids), eager=True, dtype=pl.Int64), return_dtype=pl.Int64)
+    return ids.to_numpy(), codes.to_numpy().astype(np.int64)
+
+
 def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> WeeklyHistory:
     """From `user_weeks` (user_id, site_id, week, events, is_enrolled; one row per user and week),
     every user's history up to the as_of week. Without a site_id (the return model needs none),
@@ -186,11 +196,12 @@ def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> WeeklyHistory:
         enrolled.reshape(-1)[cell] = frame["is_enrolled"][rows].fill_null(False).to_numpy()
 
     list(each(spread, [slice(start, min(start + ROW_CHUNK, len(days))) for start in range(0, len(days), ROW_CHUNK)]))
+    site_ids, site_codes = _site_codes(sites)
     return WeeklyHistory(
         epoch=epoch,
         user_ids=frame["user_id"].gather(first_rows),
-        site_ids=sites.unique().sort().to_numpy(),
-        site_codes=(sites.rank("dense") - 1).to_numpy().astype(np.int64),
+        site_ids=site_ids,
+        site_codes=site_codes,
         events=events,
         enrolled=enrolled,
         as_of=n_weeks - 1,

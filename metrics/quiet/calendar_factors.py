@@ -87,15 +87,63 @@ def calendar_factors_together(blocks: SiteBlocks, counts: list[np.ndarray], info
                 for learnt_from in (values[rows] * cells[part] for values in counts)]
 
     sums = list(each(learnt, parts))
-    user_events, site_events = ([np.concatenate([part[fit][side] for part in sums]) for fit in range(len(counts))]
-                                for side in (0, 1))
+    return _fitted(blocks, summing, [cells] * len(counts),
+                   *([np.concatenate([part[fit][side] for part in sums]) for fit in range(len(counts))] for side in (0, 1)))
+
+
+def signal_factors(blocks: SiteBlocks, events: np.ndarray, informs: np.ndarray) -> list[np.ndarray]:
+    """The scan's three (sites, weeks) factors, from the cells `informs`: events, weeks with use,
+    and events in the weeks with use (as calendar_factors of each, the same numbers).
+
+    The first two are fitted together. Events are never negative, so the events in the weeks
+    with use are the events in all the cells: the third fit learns the first one's sums, taken once.
+    """
+    summing = blocks.summing()
+    parts = range(len(summing))
+    reuse = bool(events.min(initial=0) >= 0)  # (false for a nan, which `>` would drop)
+
+    def learnt(part: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        rows = blocks.order[blocks.users[part]]
+        block_events, cells = events[rows], informs[rows].astype(float)
+        return cells, [(values.sum(axis=1), summing[part] @ values) for values in ((block_events * cells),
+                                                                                   (block_events > 0) * cells)]
+
+    def sums(blocked: list, fits: int) -> list[list[np.ndarray]]:
+        return [[np.concatenate([part[1][fit][side] for part in blocked]) for fit in range(fits)] for side in (0, 1)]
+
+    blocked = list(each(learnt, parts))
+    (user_events, site_events), cells = sums(blocked, 2), [part[0] for part in blocked]
+    del blocked
+    factors = _fitted(blocks, summing, [cells, cells], user_events, site_events)
+    del cells
+    summing = blocks.summing()  # afresh: a fit leaves its last weights in the sums' `data`
+
+    def in_use(part: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        rows = blocks.order[blocks.users[part]]
+        block_events = events[rows]
+        cells = (informs[rows] & (block_events > 0)).astype(float)
+        return cells, [] if reuse else [((values := block_events * cells).sum(axis=1), summing[part] @ values)]
+
+    blocked = list(each(in_use, parts))
+    cells = [part[0] for part in blocked]
+    (user_used, site_used) = ([user_events[0]], [site_events[0]]) if reuse else sums(blocked, 1)
+    del blocked
+    return factors + _fitted(blocks, summing, [cells], user_used, site_used)
+
+
+def _fitted(blocks: SiteBlocks, summing: list[sparse.csr_matrix], cells: list[list[np.ndarray]],
+            user_events: list[np.ndarray], site_events: list[np.ndarray]) -> list[np.ndarray]:
+    """Iterative proportional fitting of each fit's factors, from its cells (per block) and the
+    events each user and each site had in them."""
+    parts = range(len(summing))
     factors = [np.ones(site.shape) for site in site_events]
 
     def expected_at(part: int) -> list[np.ndarray]:
         """The block's sites' expected counts: each user's rate x their cells, summed per site."""
-        users, by_site, values = blocks.users[part], summing[part], cells[part]
+        users, by_site = blocks.users[part], summing[part]
         expected = []
-        for fit_factors, fit_events in zip(factors, user_events):
+        for fit_factors, fit_events, fit_cells in zip(factors, user_events, cells):
+            values = fit_cells[part]
             exposure = np.einsum("uw,uw->u", values, np.take(fit_factors, blocks.site_codes[users], axis=0))
             np.divide(fit_events[users], np.maximum(exposure, 1e-12), out=by_site.data)  # the block's own weights
             expected.append(by_site @ values)

@@ -22,7 +22,7 @@ from statsmodels.stats.multitest import multipletests
 from metrics.quiet.active_history import WeeklyHistory
 from metrics.quiet.activity_matrix import ActivityMatrix, activity_matrix
 from metrics.quiet.blocks import BLOCK_USERS, ranges
-from metrics.quiet.calendar_factors import SiteBlocks, calendar_factors, calendar_factors_together, site_blocks
+from metrics.quiet.calendar_factors import SiteBlocks, signal_factors, site_blocks
 from metrics.quiet.drop_scan import MAX_BASELINE, MAX_RECENT, MIN_RECENT_WEEKS, DropScan, Signals, scan_for_drops, signals
 
 SUSPECT_Q, SUSPECT_RATIO = 0.2, 0.5  # first-pass drops left out of the calendar factors
@@ -64,9 +64,7 @@ def site_weights(site_codes: np.ndarray, suspect: np.ndarray, tested: np.ndarray
 
 def _signals(matrix: ActivityMatrix, blocks: SiteBlocks, informs: np.ndarray) -> Signals:
     """The scan's signals, with calendar factors learnt from the `informs` cells only."""
-    events, used = matrix.events, matrix.events > 0
-    return signals(matrix, *calendar_factors_together(blocks, [events, used], informs),
-                   calendar_factors(blocks, events, informs & used))
+    return signals(matrix, *signal_factors(blocks, matrix.events, informs))
 
 
 def _permutation_p(z: np.ndarray, signals: Signals, users: np.ndarray, max_draws: int) -> np.ndarray:

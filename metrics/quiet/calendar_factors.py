@@ -61,42 +61,15 @@ def site_blocks(matrix: ActivityMatrix) -> SiteBlocks:
     return SiteBlocks(order, codes, users or [slice(0, 0)], sites or [slice(0, 0)])
 
 
-def calendar_factors(blocks: SiteBlocks, counts: np.ndarray, informs: np.ndarray) -> np.ndarray:
-    """(sites, weeks) factors for `counts` (events, or weeks with use) in the cells `informs`
-    (users x weeks, bool), averaging 1 per site: see calendar_factors_together."""
-    return calendar_factors_together(blocks, [counts], informs)[0]
-
-
-def calendar_factors_together(blocks: SiteBlocks, counts: list[np.ndarray], informs: np.ndarray) -> list[np.ndarray]:
-    """(sites, weeks) factors for each of `counts` (events, or weeks with use) in the cells `informs`
-    (users x weeks, bool), averaging 1 per site.
+def signal_factors(blocks: SiteBlocks, events: np.ndarray, informs: np.ndarray) -> list[np.ndarray]:
+    """The scan's three (sites, weeks) factors, from the cells `informs`: events, weeks with use,
+    and events in the weeks with use, each averaging 1 per site.
 
     The cells are the user-weeks the factors are learnt from: leaving out the weeks after a
     user's own drop keeps a site with many droppers from reading as a site-wide dip, which
-    would excuse those very drops. Counts learnt from the same cells are fitted together, so
-    the cells are made, and each block read, once for all of them.
-    """
-    summing = blocks.summing()
-    parts = range(len(summing))
-    # each block's cells in site order as 0/1, made once for every fit and iteration
-    cells = list(each(lambda part: informs[blocks.order[blocks.users[part]]].astype(float), parts))
-
-    def learnt(part: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        rows = blocks.order[blocks.users[part]]
-        return [(learnt_from.sum(axis=1), summing[part] @ learnt_from)
-                for learnt_from in (values[rows] * cells[part] for values in counts)]
-
-    sums = list(each(learnt, parts))
-    return _fitted(blocks, summing, [cells] * len(counts),
-                   *([np.concatenate([part[fit][side] for part in sums]) for fit in range(len(counts))] for side in (0, 1)))
-
-
-def signal_factors(blocks: SiteBlocks, events: np.ndarray, informs: np.ndarray) -> list[np.ndarray]:
-    """The scan's three (sites, weeks) factors, from the cells `informs`: events, weeks with use,
-    and events in the weeks with use (as calendar_factors of each, the same numbers).
-
-    The first two are fitted together. Events are never negative, so the events in the weeks
-    with use are the events in all the cells: the third fit learns the first one's sums, taken once.
+    would excuse those very drops. The first two are fitted together, from cells made and blocks
+    read once for both. Events are never negative, so the events in the weeks with use are the
+    events in all the cells: the third fit learns the first one's sums, taken once.
     """
     summing = blocks.summing()
     parts = range(len(summing))

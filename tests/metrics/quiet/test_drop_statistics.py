@@ -7,7 +7,7 @@ from scipy.stats import norm, power_divergence
 from statsmodels.stats import rates
 
 from metrics.quiet.activity_matrix import ActivityMatrix
-from metrics.quiet.calendar_factors import calendar_factors, site_blocks
+from metrics.quiet.calendar_factors import signal_factors, site_blocks
 from metrics.quiet.drop_scan import signals, signed_root_deviance
 from metrics.quiet.rate_drops import site_weights
 
@@ -60,9 +60,7 @@ def test_a_week_nobody_informs_still_expects_something() -> None:
     informs[2, :] = False  # user c, a likely drop: nothing learnt from them
     informs[0, 3] = informs[1, 3] = False  # a and b dropped by week 3 too: nobody informs it
     blocks = site_blocks(matrix)
-    used = events > 0
-    factors = [calendar_factors(blocks, events, informs), calendar_factors(blocks, used, informs),
-               calendar_factors(blocks, events, informs & used)]
+    factors = signal_factors(blocks, events, informs)
     assert all(np.isfinite(f).all() and (f > 0).all() for f in factors)
     with np.errstate(all="raise"):
         adjusted = signals(matrix, *factors).inputs(np.arange(3))

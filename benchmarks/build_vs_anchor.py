@@ -74,12 +74,15 @@ ANCHOR = textwrap.dedent("""
         select user_id, try_cast("timestamp" as timestamptz)::timestamp as occurred_at, event_name, properties
         from read_csv('{folder}/events/*.csv', all_varchar = true)
     ''')
-    con.execute('''
+    # the weeks anchor, as issue 8 had it, keeps no event name; the contract grain needs one
+    named = grain == "contract"
+    con.execute(f'''
         create view events as
-        select any_value(user_id) as user_id, any_value(occurred_at) as occurred_at, any_value(event_name) as event_name
+        select any_value(user_id) as user_id, any_value(occurred_at) as occurred_at
+               {", any_value(event_name) as event_name" if named else ""}
         from raw where event_id is not null group by event_id
         union all
-        select distinct user_id, occurred_at, event_name from raw where event_id is null
+        select distinct user_id, occurred_at {", event_name" if named else ""} from raw where event_id is null
     ''')
     if grain == "contract":
         con.execute('''

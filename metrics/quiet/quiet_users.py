@@ -161,8 +161,9 @@ def _score(facts: pl.DataFrame, history: WeeklyHistory, tickets: pl.DataFrame, a
     track's, which may know later weeks). The two tracks run side by side (blocks.beside), the stop
     track, done first, joining its users to the facts while the rate track runs."""
     stops = beside(lambda: facts.join(_stops(model(), as_of), on="user_id", how="left"))
+    fades = _fades(history, as_of)  # before waiting on the stop track, so the two overlap
     users = (
-        stops.result().join(_fades(history, as_of), on="user_id", how="left")
+        stops.result().join(fades, on="user_id", how="left")
         .pipe(_tracks)
         .pipe(_ticket_since_drop, tickets)
     )

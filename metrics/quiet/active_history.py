@@ -39,6 +39,17 @@ class Rows:
         return self.events > 0
 
     @cached_property
+    def by_week(self) -> np.ndarray:
+        """(weeks, users) the events laid out weeks first: a week of every user side by side, as the
+        running sums and the passes a week at a time read them."""
+        return np.ascontiguousarray(self.events.T)
+
+    @cached_property
+    def used_by_week(self) -> np.ndarray:
+        """(weeks, users) bool: `used`, laid out weeks first."""
+        return self.by_week > 0
+
+    @cached_property
     def first_week(self) -> np.ndarray:
         """Each user's first week with use; the number of weeks for a user who never used it."""
         return np.where(self.used.any(axis=1), self.used.argmax(axis=1), self.events.shape[1])
@@ -52,17 +63,17 @@ class Rows:
     @cached_property
     def cumulative(self) -> np.ndarray:
         """(users, weeks + 1) events up to each week: column w + 1 holds weeks 0 to w."""
-        return _cumulative(self.events)
+        return _cumulative(self.by_week)
 
     @cached_property
     def cumulative_squares(self) -> np.ndarray:
         """As `cumulative`, of each week's events squared (a baseline's own variance)."""
-        return _cumulative(np.square(self.events, dtype=np.float64))
+        return _cumulative(np.square(self.by_week, dtype=np.float64))
 
     @cached_property
     def cumulative_used(self) -> np.ndarray:
         """As `cumulative`, of weeks with use."""
-        return _cumulative(self.used, dtype=np.int64)
+        return _cumulative(self.used_by_week, dtype=np.int64)
 
     def through(self, cumulative: np.ndarray, row: np.ndarray, week: np.ndarray) -> np.ndarray:
         """Each row's sum of a `cumulative` over weeks up to and including `week`: 0 before the
@@ -72,11 +83,6 @@ class Rows:
     def between(self, cumulative: np.ndarray, row: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Each row's sum over weeks `first` to `last`, both included."""
         return self.through(cumulative, row, last) - self.through(cumulative, row, first - 1)
-
-    def trailing(self, cumulative: np.ndarray, weeks: int) -> np.ndarray:
-        """(users, weeks) each row's sum of a `cumulative` over the `weeks` weeks up to each week (as
-        `between` at every week at once, from two slices instead of a lookup per cell)."""
-        return cumulative[:, 1:] - cumulative[:, np.maximum(np.arange(1, cumulative.shape[1]) - weeks, 0)]
 
     def last_use(self, cut: int) -> np.ndarray:
         """Each user's last week with use up to week `cut`, -1 for none."""
@@ -101,12 +107,12 @@ class Rows:
         return np.where(ends < before[:, None], sums, np.inf).min(axis=1)
 
 
-def _cumulative(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-    """(users, weeks + 1) running sums, added a week at a time over all users (a cumsum along each
-    short row costs a call per row); the same sums, laid out weeks first."""
-    out = np.zeros((values.shape[1] + 1, values.shape[0]), dtype=dtype)
-    by_week = np.ascontiguousarray(values.T, dtype=dtype)
-    for week in range(values.shape[1]):
+def _cumulative(by_week: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """(users, weeks + 1) running sums of (weeks, users) values, added a week at a time over all users
+    (a cumsum along each short row costs a call per row); the same sums, laid out weeks first (`.T`
+    of the result reads them so)."""
+    out = np.zeros((by_week.shape[0] + 1, by_week.shape[1]), dtype=dtype)
+    for week in range(by_week.shape[0]):
         np.add(out[week], by_week[week], out=out[week + 1])
     return out.T
 

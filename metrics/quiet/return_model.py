@@ -62,16 +62,6 @@ class Rhythm:
     rate_26: np.ndarray  # events per week in those weeks
 
 
-@dataclass(frozen=True)
-class Spells:
-    """One spell of silence after each active week, as seen at the history's as_of."""
-
-    start: np.ndarray  # the active week L the silence follows
-    length: np.ndarray  # weeks observed after L: to the next active week, or to the end of the seat or as_of
-    returned: np.ndarray  # ended by a use (else still silent when last seen)
-    band: np.ndarray  # rhythm band at L
-
-
 def rhythm_band(n_used: np.ndarray, active_26: np.ndarray, events_per_active_week: np.ndarray) -> np.ndarray:
     """The band of a user at an active week: first use alone, else how many of the 26 weeks up to
     it they used it x how much they did when they did (a heavy user's silence says more)."""
@@ -101,31 +91,27 @@ def rhythm_at(rows: Rows, row: np.ndarray, week: np.ndarray) -> Rhythm:
     return Rhythm(_band_at(rows, row, week), active_26, rate_weeks, events_26 / rate_weeks)
 
 
-def spells(rows: Rows, as_of: int) -> Spells:
-    """The silences after every active week of these users, with the user's rhythm at its start."""
-    row, week = np.nonzero(rows.used)  # by user, then week
-    next_same = np.append(row[1:] == row[:-1], False)
-    next_week = np.where(next_same, np.append(week[1:], 0), -1)
-    end = np.minimum(rows.enrolled_until[row], as_of)
-    returned = next_same & (next_week <= end)
-    length = np.where(returned, next_week - week, np.maximum(end - week, 0))
-    if 2 * len(week) < rows.used.size:  # use in few weeks (a long, sparse history): at those alone
-        band = _band_at(rows, row, week)
-    else:  # at every week at once, from slices of the running sums, then those with use
-        used = rows.used
-        band = _band(rows.cumulative_used[:, 1:][used], rows.trailing(rows.cumulative_used, 26)[used],
-                     rows.trailing(rows.cumulative, 26)[used])
-    return Spells(week, length, returned, band)
+NEVER = np.iinfo(np.int32).max  # the next use of a user who has none
+
+
+def _band_table() -> np.ndarray:
+    """rhythm_band of every (weeks with use in 26, heavy, first use, week with use) at once, at
+    ((active_26 * 2 + heavy) * 2 + first) * 2 + used (a lookup per week instead of a search);
+    N_BANDS, a band of its own, for a week without use."""
+    active_26, heavy, first, used = np.unravel_index(np.arange(27 * 2 * 2 * 2), (27, 2, 2, 2))
+    return np.where(used, rhythm_band(np.where(first, 1, 2), active_26, heavy * HEAVY_EVENTS), N_BANDS)
+
+
+BAND_TABLE = _band_table()
 
 
 @dataclass(frozen=True)
 class Tally:
-    """Spells counted by start week, band and length (capped at MAX_K), all and those ended by a
-    return; and silences of MAX_K weeks and more by the week their last slot opens (+1) and
-    closes (-1 the week after), and by the week of their return."""
+    """Spells counted by start week, band (N_BANDS: weeks without use, no spell), length (capped at
+    MAX_K) and whether a return ended them; and silences of MAX_K weeks and more by the week their
+    last slot opens (+1) and closes (-1 the week after), and by the week of their return."""
 
-    spells: np.ndarray  # (weeks, bands, MAX_K + 1)
-    returned: np.ndarray  # (weeks, bands, MAX_K + 1)
+    spells: np.ndarray  # (weeks, bands + 1, MAX_K + 1, 2): [..., 1] those ended by a return
     long_open: np.ndarray  # (weeks + 1, bands)
     long_back: np.ndarray  # (weeks, bands)
 
@@ -133,16 +119,46 @@ class Tally:
         return Tally(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
-def _tally(s: Spells, n_weeks: int) -> Tally:
-    capped = np.minimum(s.length, MAX_K).astype(np.int64)
-    cell = (s.start.astype(np.int64) * N_BANDS + s.band) * (MAX_K + 1) + capped
-    size = n_weeks * N_BANDS * (MAX_K + 1)
-    long = s.length >= MAX_K
-    start, band, length = s.start[long].astype(np.int64), s.band[long], s.length[long].astype(np.int64)
-    returned = s.returned[long]
+def _next_use(used: np.ndarray) -> np.ndarray:
+    """(weeks, users) each user's next week with use after each week, NEVER for none: a running
+    minimum of the weeks with use, a week at a time from the last."""
+    week = np.arange(len(used), dtype=np.int32)[:, None]
+    with_use = NEVER - used * (NEVER - week)  # the week where used, NEVER where not
+    after = np.empty_like(with_use)
+    after[-1] = NEVER
+    for w in range(len(used) - 2, -1, -1):
+        np.minimum(after[w + 1], with_use[w + 1], out=after[w])
+    return after
+
+
+def _trailing(cumulative: np.ndarray, weeks: int) -> np.ndarray:
+    """(weeks, users) the sums of a weeks-first cumulative (`Rows.cumulative.T`) over the `weeks`
+    weeks up to each week."""
+    return cumulative[1:] - cumulative[np.maximum(np.arange(1, len(cumulative)) - weeks, 0)]
+
+
+def _tally(rows: Rows, as_of: int) -> Tally:
+    """The silence after every active week of these users as seen at as_of (to the next active week,
+    or to the end of the seat or as_of), tallied with the user's rhythm at its start: at every week
+    at once, laid out weeks first, the weeks without use in a band that is dropped (no cell
+    gathered, no search)."""
+    used = rows.used_by_week
+    n_weeks, n_users = used.shape
+    week = np.arange(n_weeks, dtype=np.int32)[:, None]
+    next_use = _next_use(used)
+    end = np.minimum(rows.enrolled_until, as_of).astype(np.int32)
+    returned = next_use <= end
+    length = np.maximum(np.minimum(next_use, end) - week, 0)
+    cumulative_used = rows.cumulative_used.T
+    active_26 = _trailing(cumulative_used, 26)
+    heavy = _trailing(rows.cumulative.T, 26) / np.maximum(active_26, 1) >= HEAVY_EVENTS
+    band = BAND_TABLE[((active_26 * 2 + heavy) * 2 + (cumulative_used[1:] == 1)) * 2 + used]
+    cell = ((week * (N_BANDS + 1) + band) * (MAX_K + 1) + np.minimum(length, MAX_K)) * 2 + returned
+    long = np.flatnonzero(used & (length >= MAX_K))
+    start, band, length, returned = long // n_users, band.ravel()[long], length.ravel()[long], returned.ravel()[long]
     return Tally(
-        np.bincount(cell, minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1),
-        np.bincount(cell[s.returned], minlength=size).reshape(n_weeks, N_BANDS, MAX_K + 1),
+        np.bincount(cell.ravel(), minlength=n_weeks * (N_BANDS + 1) * (MAX_K + 1) * 2).reshape(
+            n_weeks, N_BANDS + 1, MAX_K + 1, 2),
         (np.bincount((start + MAX_K) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS)
          - np.bincount((start + length + 1) * N_BANDS + band, minlength=(n_weeks + 1) * N_BANDS)
          ).reshape(n_weeks + 1, N_BANDS),
@@ -159,14 +175,14 @@ def _trial_counts(history: WeeklyHistory) -> tuple[np.ndarray, np.ndarray]:
     start, band and length (a reverse cumulative sum over length), each k shifted k weeks on.
     """
     n_weeks = history.as_of + 1
-    t = functools.reduce(operator.add, each(lambda users: _tally(spells(history.rows(users), history.as_of), n_weeks),
-                                            history.blocks()))
-    lasted = np.cumsum(t.spells[:, :, ::-1], axis=2)[:, :, ::-1]  # spells of at least each length
+    t = functools.reduce(operator.add, each(lambda users: _tally(history.rows(users), history.as_of), history.blocks()))
+    returned = t.spells[:, :N_BANDS, :, 1]
+    lasted = np.cumsum((t.spells[:, :N_BANDS, :, 0] + returned)[:, :, ::-1], axis=2)[:, :, ::-1]  # spells of at least each length
     at_risk = np.zeros((n_weeks, N_BANDS, MAX_K))
     back = np.zeros((n_weeks, N_BANDS, MAX_K))
     for k in range(1, MAX_K):
         at_risk[k:, :, k - 1] = lasted[:-k, :, k]
-        back[k:, :, k - 1] = t.returned[:-k, :, k]
+        back[k:, :, k - 1] = returned[:-k, :, k]
     # silences of MAX_K weeks and more: one week at risk each week from start+MAX_K to the end
     at_risk[:, :, -1] = np.cumsum(t.long_open, axis=0)[:n_weeks]
     back[:, :, -1] = t.long_back

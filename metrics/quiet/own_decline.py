@@ -48,8 +48,9 @@ def own_decline(rows: Rows, row: np.ndarray, last_week: np.ndarray) -> Decline:
     first_week = rows.first_week[row]
     base_from = np.maximum(first_week[:, None], start - most)
     each_row = row[:, None]
-    fade = rows.between(rows.cumulative, each_row, start, last_week[:, None])
-    base = rows.between(rows.cumulative, each_row, base_from, start - 1)
+    before_start = rows.through(rows.cumulative, each_row, start - 1)
+    fade = rows.through(rows.cumulative, row, last_week)[:, None] - before_start
+    base = before_start - rows.through(rows.cumulative, each_row, base_from - 1)
     base_squares = rows.between(rows.cumulative_squares, each_row, base_from, start - 1)
     weeks_base = start - base_from
     mean = base / np.maximum(weeks_base, 1)

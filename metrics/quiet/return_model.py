@@ -80,15 +80,12 @@ def _band(n_used: np.ndarray, active_26: np.ndarray, events_26: np.ndarray) -> n
     return rhythm_band(n_used, active_26, events_26 / np.maximum(active_26, 1))
 
 
-def _band_at(rows: Rows, row: np.ndarray, week: np.ndarray) -> np.ndarray:
-    return _band(rows.through(rows.cumulative_used, row, week), *_last_26(rows, row, week))
-
-
 def rhythm_at(rows: Rows, row: np.ndarray, week: np.ndarray) -> Rhythm:
     """The rhythm of users (rows of `rows`) at `week`, one of their active weeks."""
     active_26, events_26 = _last_26(rows, row, week)
     rate_weeks = np.minimum(week - rows.first_week[row] + 1, 26)
-    return Rhythm(_band_at(rows, row, week), active_26, rate_weeks, events_26 / rate_weeks)
+    band = _band(rows.through(rows.cumulative_used, row, week), active_26, events_26)
+    return Rhythm(band, active_26, rate_weeks, events_26 / rate_weeks)
 
 
 NEVER = np.iinfo(np.int32).max  # the next use of a user who has none
@@ -177,7 +174,8 @@ def _trial_counts(history: WeeklyHistory) -> tuple[np.ndarray, np.ndarray]:
     n_weeks = history.as_of + 1
     t = functools.reduce(operator.add, each(lambda users: _tally(history.rows(users), history.as_of), history.blocks()))
     returned = t.spells[:, :N_BANDS, :, 1]
-    lasted = np.cumsum((t.spells[:, :N_BANDS, :, 0] + returned)[:, :, ::-1], axis=2)[:, :, ::-1]  # spells of at least each length
+    spells = t.spells[:, :N_BANDS, :, 0] + returned
+    lasted = np.cumsum(spells[:, :, ::-1], axis=2)[:, :, ::-1]  # spells of at least each length
     at_risk = np.zeros((n_weeks, N_BANDS, MAX_K))
     back = np.zeros((n_weeks, N_BANDS, MAX_K))
     for k in range(1, MAX_K):

@@ -166,12 +166,13 @@ def _users(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     return frame, np.cumsum(runs.struct.field("len").to_numpy(), dtype=np.int64), number
 
 
-def _row_users(ends: np.ndarray, number: np.ndarray, rows: slice) -> np.ndarray:
-    """The user number of each of these rows, from where each user's rows end."""
+def _per_row(ends: np.ndarray, values: np.ndarray, rows: slice) -> np.ndarray:
+    """Each of these rows' value of its user (`values` a user, users in frame order), from where
+    each user's rows end."""
     first, last = np.searchsorted(ends, [rows.start, rows.stop - 1], side="right")
     starts = np.concatenate([[rows.start], ends[first:last]])
     stops = np.concatenate([ends[first:last], [rows.stop]])
-    return np.repeat(number[first:last + 1], stops - starts)
+    return np.repeat(values[first:last + 1], stops - starts)
 
 
 def _site_codes(sites: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -205,11 +206,13 @@ def active_weeks(user_weeks: pl.DataFrame, as_of: date) -> WeeklyHistory:
     exact = len(counts) == 0 or max(-counts.min(), counts.max()) < EXACT_FLOAT32
     events = np.zeros((len(number), n_weeks), dtype=np.float32 if exact else np.float64)
     enrolled = np.zeros((len(number), n_weeks), dtype=bool)
+    row_cell = number * n_weeks  # each user's first cell
 
     def spread(rows: slice) -> None:
-        """These rows into their cells: each (user, week) has one row, so chunks can go side by side."""
-        cell = _row_users(ends, number, rows) * n_weeks + (days[rows] - (epoch - date(1970, 1, 1)).days) // 7
-        events.reshape(-1)[cell] = counts[rows]
+        """These rows into their cells: each (user, week) has one row, so chunks can go side by side.
+        The counts are converted before they are spread (a plain copy per cell is the faster scatter)."""
+        cell = _per_row(ends, row_cell, rows) + (days[rows] - (epoch - date(1970, 1, 1)).days) // 7
+        events.reshape(-1)[cell] = counts[rows].astype(events.dtype)
         enrolled.reshape(-1)[cell] = frame["is_enrolled"][rows].fill_null(False).to_numpy()
 
     list(each(spread, [slice(start, min(start + ROW_CHUNK, len(days))) for start in range(0, len(days), ROW_CHUNK)]))

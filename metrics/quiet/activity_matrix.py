@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from metrics.quiet.active_history import WeeklyHistory
+from metrics.quiet.blocks import each
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,26 @@ class ActivityMatrix:
 
 
 def activity_matrix(history: WeeklyHistory, as_of: date, n_weeks: int) -> ActivityMatrix:
-    """The last `n_weeks` weeks up to `as_of` (the history's as_of week) of every user in `history`."""
+    """The last `n_weeks` weeks up to `as_of` (the history's as_of week) of every user in `history`,
+    a block of users at a time on every core (it is made before either pass can start)."""
     first = -((history.epoch - as_of).days // 7) - n_weeks + 1  # the history's week of the first column
     # the history's weeks [low, high) fill the matrix; none before the history began, and none after
     # its as_of week (the last column stays empty for an as_of that is not a Monday)
     low, high = max(first, 0), min(first + n_weeks, history.as_of + 1)
     events = np.zeros((len(history.user_ids), n_weeks), dtype=history.events.dtype)
-    enrolled = np.zeros(events.shape, dtype=bool)
-    events[:, low - first: high - first] = history.events[:, low:high]
-    enrolled[:, low - first: high - first] = history.enrolled[:, low:high]
-    active_before = (history.events[:, : max(first, 0)] > 0).any(axis=1)
-    # weeks before a user's first use are onboarding, not baseline
-    observed = enrolled & (active_before[:, None] | np.logical_or.accumulate(events > 0, axis=1))
-    events[~observed] = 0
+    observed = np.zeros(events.shape, dtype=bool)
+
+    def fill(users: slice) -> None:
+        block = events[users]
+        block[:, low - first: high - first] = history.events[users, low:high]
+        enrolled = np.zeros(block.shape, dtype=bool)
+        enrolled[:, low - first: high - first] = history.enrolled[users, low:high]
+        active_before = (history.events[users, : max(first, 0)] > 0).any(axis=1)
+        # weeks before a user's first use are onboarding, not baseline
+        observed[users] = enrolled & (active_before[:, None] | np.logical_or.accumulate(block > 0, axis=1))
+        block[~observed[users]] = 0
+
+    list(each(fill, history.blocks()))
     return ActivityMatrix(
         user_ids=history.user_ids,
         site_codes=history.site_codes,

@@ -279,10 +279,11 @@ class ScanInputs:
         return ScanInputs(take(self.observed), counts(self.events), counts(self.presence),
                           WorkSignal(take(work.adjusted), work.shape))
 
-    def shuffled(self, rng: np.random.Generator) -> ScanInputs:
-        """These histories with their weeks in random order: no change, yet just as bursty."""
+    def shuffled(self, keys: np.ndarray) -> ScanInputs:
+        """These histories with their weeks in random order: no change, yet just as bursty. Each user's
+        weeks go in the order of their row of `keys` (users x weeks, uniform random numbers)."""
         n_weeks, n_users = self.observed.shape
-        order = np.argsort(rng.random((n_users, n_weeks)), axis=1).T  # each user's weeks in a random order
+        order = np.argsort(keys, axis=1).T  # each user's weeks in a random order
         taken = order * n_users + np.arange(n_users)  # where each (week, user) is taken from
         return self.mapped(lambda values: np.take(values, taken))
 

@@ -21,7 +21,7 @@ from statsmodels.stats.multitest import multipletests
 
 from metrics.quiet.active_history import WeeklyHistory
 from metrics.quiet.activity_matrix import ActivityMatrix, activity_matrix
-from metrics.quiet.blocks import BLOCK_USERS, ranges
+from metrics.quiet.blocks import BLOCK_USERS, each, ranges
 from metrics.quiet.calendar_factors import SiteBlocks, signal_factors, site_blocks
 from metrics.quiet.drop_scan import MAX_BASELINE, MAX_RECENT, MIN_RECENT_WEEKS, DropScan, Signals, scan_for_drops, signals
 
@@ -72,8 +72,9 @@ def _permutation_p(z: np.ndarray, signals: Signals, users: np.ndarray, max_draws
     rng = np.random.default_rng(NULL_SEED)
     draws = int(np.clip(NULL_DRAWS_PER_USER * len(z), MIN_NULL_DRAWS, max_draws))
     rows = rng.integers(0, len(z), draws)
-    null = signals.inputs(users[rows]).shuffled(rng)
-    null = scan_for_drops(null.of, ranges(draws, BLOCK_USERS)).z
+    keys = rng.random((draws, signals.matrix.events.shape[1]))  # drawn before the blocks, which run in any order
+    null = scan_for_drops(lambda block: signals.inputs(users[rows[block]]).shuffled(keys[block]),
+                          ranges(draws, BLOCK_USERS)).z
     null = np.sort(null[~np.isnan(null)])
     return np.where(np.isnan(z), np.nan, (1 + np.searchsorted(null, z, side="right")) / (1 + len(null)))
 
@@ -100,6 +101,20 @@ def _scan_tested(signals: Signals, tested: np.ndarray, max_draws: int) -> tuple[
     return DropScan(**{name: spread(getattr(scan, name)) for name in DropScan.__dataclass_fields__}), spread(p_value)
 
 
+def _without_drops(matrix: ActivityMatrix, suspect: np.ndarray, recent_weeks: np.ndarray) -> np.ndarray:
+    """The cells the second pass learns the calendar from: every observed week but those of a likely
+    drop since it began; a block of users at a time on every core."""
+    n_weeks = matrix.events.shape[1]
+    informs = np.empty_like(matrix.observed)
+
+    def fill(users: slice) -> None:
+        since_drop = np.arange(n_weeks)[None, :] >= (n_weeks - recent_weeks[users])[:, None]
+        informs[users] = matrix.observed[users] & ~(suspect[users, None] & since_drop)
+
+    list(each(fill, ranges(len(suspect), BLOCK_USERS)))
+    return informs
+
+
 def rate_drops(history: WeeklyHistory, as_of: date, min_rate: float) -> pl.DataFrame:
     """Per user of `history` (up to as_of): the most likely drop start, its size, and p and q for
     "use dropped"; users with under `min_rate` events a week are not tested (their weeks still
@@ -109,8 +124,7 @@ def rate_drops(history: WeeklyHistory, as_of: date, min_rate: float) -> pl.DataF
     blocks = site_blocks(matrix)
     scan, p_first = _scan_tested(_signals(matrix, blocks, matrix.observed), tested, FIRST_PASS_DRAWS)
     suspect = (_bh(p_first) <= SUSPECT_Q) & (scan.rate_ratio <= SUSPECT_RATIO)
-    since_drop = np.arange(matrix.events.shape[1])[None, :] >= (matrix.events.shape[1] - scan.recent_weeks)[:, None]
-    scan, p_value = _scan_tested(_signals(matrix, blocks, matrix.observed & ~(suspect[:, None] & since_drop)), tested,
+    scan, p_value = _scan_tested(_signals(matrix, blocks, _without_drops(matrix, suspect, scan.recent_weeks)), tested,
                                   MAX_NULL_DRAWS)
     lately = matrix.events.shape[1] - LATELY_WEEKS
     weeks_lately, weeks_usual = matrix.observed[:, lately:].sum(axis=1), matrix.observed[:, :lately].sum(axis=1)

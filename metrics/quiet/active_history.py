@@ -81,10 +81,7 @@ class Rows:
         maximum, a week at a time (int32: several times faster to take and compare than int64)."""
         used = self.used_by_week
         # the week where used, -1 where not
-        latest = used * np.arange(1, len(used) + 1, dtype=np.int32)[:, None] - np.int32(1)
-        for week in range(1, len(used)):
-            np.maximum(latest[week - 1], latest[week], out=latest[week])
-        return latest
+        return accumulate_weeks(np.maximum, used * np.arange(1, len(used) + 1, dtype=np.int32)[:, None] - np.int32(1))
 
     def through(self, cumulative: np.ndarray, row: np.ndarray, week: np.ndarray) -> np.ndarray:
         """Each row's sum of a `cumulative` over weeks up to and including `week`: 0 before the
@@ -118,14 +115,21 @@ class Rows:
         return np.where(ends < before[:, None], sums, np.inf).min(axis=1)
 
 
+def accumulate_weeks(ufunc: np.ufunc, by_week: np.ndarray) -> np.ndarray:
+    """`by_week` (weeks, users) accumulated along the weeks by `ufunc`, in place: a week at a time over
+    all users (a cumsum along each short row costs a call per row, and along the weeks' axis, 1.6 ms
+    a block against 1.1). A reversed view accumulates from the last week."""
+    for week in range(1, len(by_week)):
+        ufunc(by_week[week - 1], by_week[week], out=by_week[week])
+    return by_week
+
+
 def _cumulative(by_week: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-    """(users, weeks + 1) running sums of (weeks, users) values, added a week at a time over all users
-    (a cumsum along each short row costs a call per row); the same sums, laid out weeks first (`.T`
-    of the result reads them so)."""
+    """(users, weeks + 1) running sums of (weeks, users) values; the same sums, laid out weeks first
+    (`.T` of the result reads them so)."""
     out = np.zeros((by_week.shape[0] + 1, by_week.shape[1]), dtype=dtype)
-    for week in range(by_week.shape[0]):
-        np.add(out[week], by_week[week], out=out[week + 1])
-    return out.T
+    out[1:] = by_week
+    return accumulate_weeks(np.add, out).T
 
 
 @dataclass(frozen=True, eq=False)

@@ -44,8 +44,9 @@ def activity_matrix(history: WeeklyHistory, as_of: date, n_weeks: int) -> Activi
         enrolled[:, low - first: high - first] = history.enrolled[users, low:high]
         active_before = (history.events[users, : max(first, 0)] > 0).any(axis=1)
         # weeks before a user's first use are onboarding, not baseline
-        observed[users] = enrolled & (active_before[:, None] | np.logical_or.accumulate(block > 0, axis=1))
-        block[~observed[users]] = 0
+        seen = enrolled & (active_before[:, None] | np.logical_or.accumulate(block > 0, axis=1))
+        observed[users] = seen
+        block[~seen] = 0
 
     list(each(fill, history.blocks()))
     return ActivityMatrix(

@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import betaln, expit
 
-from metrics.quiet.active_history import Rows, WeeklyHistory
+from metrics.quiet.active_history import Rows, WeeklyHistory, accumulate_weeks
 from metrics.quiet.blocks import each, joined
 from metrics.quiet.own_decline import Decline, own_decline
 from metrics.vocabulary import HORIZON_WEEKS
@@ -122,9 +122,8 @@ def _next_use(used: np.ndarray) -> np.ndarray:
     week = np.arange(len(used), dtype=np.int32)[:, None]
     with_use = NEVER - used * (NEVER - week)  # the week where used, NEVER where not
     after = np.empty_like(with_use)
-    after[-1] = NEVER
-    for w in range(len(used) - 2, -1, -1):
-        np.minimum(after[w + 1], with_use[w + 1], out=after[w])
+    after[:-1], after[-1] = with_use[1:], NEVER
+    accumulate_weeks(np.minimum, after[::-1])
     return after
 
 
